@@ -1,0 +1,58 @@
+"""Undoable monkey patches (wrapt): the one way convtrack patches other libraries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import wrapt
+
+from ._guard import logger
+
+# (owner, attribute name) -> the wrapt FunctionWrapper convtrack installed there
+_installed: dict[tuple[int, str], Any] = {}
+_lock = threading.Lock()
+
+
+def _current(owner: Any, name: str) -> Any:
+    return owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+
+
+def patch(owner: Any, name: str, wrapper: Callable[..., Any]) -> bool:
+    """Wrap `owner.name` with a wrapt `wrapper(wrapped, instance, args, kwargs)`.
+
+    Returns False (and changes nothing) when convtrack wrapped it already: patching twice is safe.
+    """
+    key = (id(owner), name)
+    with _lock:
+        if key in _installed and _current(owner, name) is _installed[key]:
+            return False
+        wrapt.wrap_function_wrapper(owner, name, wrapper)
+        _installed[key] = _current(owner, name)
+    return True
+
+
+def unpatch(owner: Any, name: str) -> bool:
+    """Restore what `patch()` wrapped; False when convtrack had not wrapped it."""
+    key = (id(owner), name)
+    with _lock:
+        ours = _installed.get(key)
+        if ours is None:
+            return False
+        if _current(owner, name) is not ours:  # someone wrapped on top of us: leave theirs intact
+            logger.warning(
+                "convtrack: cannot undo its patch of %s.%s: another library wrapped it since",
+                getattr(owner, "__qualname__", owner),
+                name,
+            )
+            return False
+        setattr(owner, name, ours.__wrapped__)
+        del _installed[key]
+    return True
+
+
+def is_patched(owner: Any, name: str) -> bool:
+    """Whether convtrack's wrapper is on `owner.name`."""
+    ours = _installed.get((id(owner), name))
+    return ours is not None and _current(owner, name) is ours

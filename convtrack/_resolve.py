@@ -1,0 +1,202 @@
+"""Which conversation a run belongs to: the one decision point every integration uses.
+
+Order: an id carried by the call itself (``explicit``), the run's parent (a child takes its
+root's conversation), the current convtrack context (``context``), automatic grouping of chat
+messages (``auto-matched``/``auto-new``), otherwise no conversation (``none``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from . import _pipeline
+from ._context import EMPTY_METADATA, get_raw
+from ._guard import report
+
+if TYPE_CHECKING:
+    from ._runs import ActiveRun
+
+Grouping = Literal["context", "explicit", "auto-matched", "auto-new", "none"]
+
+
+class Decision(NamedTuple):
+    """The conversation (and user, agent) decided for one run, and how it was decided."""
+
+    conversation_id: str | None
+    user_id: str | None
+    agent_id: str | None
+    grouping: Grouping
+    metadata: Mapping[str, Any] = EMPTY_METADATA  # e.g. branch_of, from peek-mode grouping
+
+
+NONE = Decision(None, None, None, "none")
+_last_context: tuple[object, Decision] = (None, NONE)  # (Conversation, its Decision): a memo
+
+
+def inherited(parent: ActiveRun | None) -> Decision:
+    """The decision for a run that carries no id of its own: its parent's, else the context's.
+
+    This is `decide(parent=parent)` without messages: the hot path of `trace()` steps.
+    """
+    global _last_context
+    if parent is not None and parent.conversation_id:
+        return Decision(parent.conversation_id, parent.user_id, parent.agent_id, parent.grouping)
+    ctx = get_raw()
+    if ctx is None:
+        return NONE
+    last = _last_context
+    if last[0] is ctx:
+        return last[1]
+    if ctx.conversation_id:
+        decision = Decision(ctx.conversation_id, ctx.user_id, ctx.agent_id, "context")
+    else:
+        decision = Decision(None, ctx.user_id, ctx.agent_id, "none")
+    _last_context = (ctx, decision)
+    return decision
+
+
+def _explicit_or_inherited(
+    parent: ActiveRun | None,
+    conversation_id: str | None,
+    user_id: str | None,
+    agent_id: str | None,
+) -> Decision | None:
+    """Steps 1, 2 and 3 of the rule: call id, parent, context; None when none applies."""
+    ctx = get_raw()
+    if conversation_id:
+        return Decision(
+            conversation_id,
+            user_id if user_id is not None else (ctx.user_id if ctx else None),
+            agent_id if agent_id is not None else (ctx.agent_id if ctx else None),
+            "explicit",
+        )
+    if parent is not None and parent.conversation_id:
+        return Decision(
+            parent.conversation_id,
+            parent.user_id if user_id is None else user_id,
+            parent.agent_id if agent_id is None else agent_id,
+            parent.grouping,
+        )
+    if ctx is not None and ctx.conversation_id:
+        return Decision(
+            ctx.conversation_id,
+            ctx.user_id if user_id is None else user_id,
+            ctx.agent_id if agent_id is None else agent_id,
+            "context",
+        )
+    return None
+
+
+def _fallback(user_id: str | None, agent_id: str | None) -> tuple[str | None, str | None]:
+    ctx = get_raw()
+    if ctx is None:
+        return user_id, agent_id
+    return (
+        ctx.user_id if user_id is None else user_id,
+        ctx.agent_id if agent_id is None else agent_id,
+    )
+
+
+def decide(
+    *,
+    parent: ActiveRun | None = None,
+    conversation_id: str | None = None,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    messages: Sequence[Any] | None = None,
+    system: Any = None,
+) -> Decision:
+    """Decide the conversation of a run about to start.
+
+    Args:
+        parent: the parent run, if any (a child takes its root's conversation).
+        conversation_id: an id the call itself carries (request metadata, run metadata).
+        user_id: a user the call carries; else the parent's or the context's.
+        agent_id: an agent the call carries; else the parent's or the context's.
+        messages: for chat LLM calls, the request messages (enables automatic grouping).
+        system: a separate system prompt (Anthropic), hashed as the first message.
+    """
+    decided = _explicit_or_inherited(parent, conversation_id, user_id, agent_id)
+    if decided is not None:
+        return decided
+    user_id, agent_id = _fallback(user_id, agent_id)
+    pipeline = _pipeline.current
+    grouper = pipeline.grouper if pipeline is not None else None
+    if messages is None or grouper is None:
+        return Decision(None, user_id, agent_id, "none") if user_id or agent_id else NONE
+    try:
+        res = grouper.resolve(messages, agent_id=agent_id, system=system)
+    except Exception as exc:  # the grouper guards itself; this is the last line
+        report("automatic grouping", exc)
+        return Decision(None, user_id, agent_id, "none")
+    return _from_resolution(res, user_id, agent_id)
+
+
+async def adecide(
+    *,
+    parent: ActiveRun | None = None,
+    conversation_id: str | None = None,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    messages: Sequence[Any] | None = None,
+    system: Any = None,
+) -> Decision:
+    """`decide()` for async code: an async grouping store is awaited, not blocked on."""
+    decided = _explicit_or_inherited(parent, conversation_id, user_id, agent_id)
+    if decided is not None:
+        return decided
+    user_id, agent_id = _fallback(user_id, agent_id)
+    pipeline = _pipeline.current
+    grouper = pipeline.grouper if pipeline is not None else None
+    if messages is None or grouper is None:
+        return Decision(None, user_id, agent_id, "none") if user_id or agent_id else NONE
+    try:
+        res = await grouper.aresolve(messages, agent_id=agent_id, system=system)
+    except Exception as exc:
+        report("automatic grouping", exc)
+        return Decision(None, user_id, agent_id, "none")
+    return _from_resolution(res, user_id, agent_id)
+
+
+def _from_resolution(res: Any, user_id: str | None, agent_id: str | None) -> Decision:
+    branch_of = getattr(res, "branch_of", None)
+    return Decision(
+        res.conversation_id,
+        user_id,
+        agent_id,
+        res.grouping,
+        {"branch_of": branch_of} if branch_of else EMPTY_METADATA,
+    )
+
+
+def remember(decision: Decision, history: Sequence[Any], *, system: Any = None) -> None:
+    """After an auto-grouped call's answer: remember `history` (request + answer)."""
+    if not decision.grouping.startswith("auto") or decision.conversation_id is None:
+        return
+    pipeline = _pipeline.current
+    grouper = pipeline.grouper if pipeline is not None else None
+    if grouper is None:
+        return
+    try:
+        grouper.remember(
+            history, decision.conversation_id, agent_id=decision.agent_id, system=system
+        )
+    except Exception as exc:
+        report("automatic grouping (remember)", exc)
+
+
+async def aremember(decision: Decision, history: Sequence[Any], *, system: Any = None) -> None:
+    """`remember()` for async code."""
+    if not decision.grouping.startswith("auto") or decision.conversation_id is None:
+        return
+    pipeline = _pipeline.current
+    grouper = pipeline.grouper if pipeline is not None else None
+    if grouper is None:
+        return
+    try:
+        await grouper.aremember(
+            history, decision.conversation_id, agent_id=decision.agent_id, system=system
+        )
+    except Exception as exc:
+        report("automatic grouping (remember)", exc)

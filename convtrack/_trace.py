@@ -1,0 +1,264 @@
+"""trace(): record a user-defined step as a Run (decorator and context manager)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from contextvars import Token
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+from . import _pipeline
+from ._guard import report
+from ._runs import (
+    NULL_RUN,
+    ActiveRun,
+    NullRun,
+    RunKind,
+    current_run,
+    reset_current_run,
+    set_current_run,
+    start_run,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class trace:
+    """Record a step of your own as a run, with its parent/child links and errors.
+
+    Args:
+        name: the run's name; as a decorator, defaults to the function's qualified name.
+        kind: `"function"` (default), `"chain"`, `"tool"`, `"retriever"`, `"llm"` or `"http"`.
+        metadata: extra key/values for the run.
+
+    Example:
+        >>> @trace()
+        ... def retrieve(query): ...
+        >>> with trace("rerank") as step:
+        ...     step.set_output("done")
+    """
+
+    __slots__ = ("_entries", "_kind", "_metadata", "_name")
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        kind: RunKind | str = RunKind.FUNCTION,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        if callable(name):
+            raise TypeError("write @trace() with parentheses (or @trace(name='...'))")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty str or None, got {name!r}")
+        try:
+            self._kind = RunKind(kind)
+        except ValueError:
+            kinds = ", ".join(k.value for k in RunKind)
+            raise ValueError(f"kind must be one of {kinds}; got {kind!r}") from None
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise TypeError(f"metadata must be a mapping, got {type(metadata).__name__}")
+        self._name = name
+        self._metadata = metadata
+        self._entries: list[tuple[ActiveRun, Token[ActiveRun | None]]] = []
+
+    def _begin(self, name: str, inputs: Any) -> ActiveRun | None:
+        try:
+            return start_run(
+                self._kind, name, source="trace", inputs=inputs, metadata=self._metadata
+            )
+        except Exception as exc:
+            report("trace (start)", exc)
+            return None
+
+    # -- context manager -------------------------------------------------------------
+
+    def __enter__(self) -> ActiveRun | NullRun:
+        if _pipeline.current is None:
+            return NULL_RUN
+        try:
+            run = start_run(
+                self._kind, self._name or "trace", source="trace", metadata=self._metadata
+            )
+        except Exception as exc:
+            report("trace (start)", exc)
+            run = None
+        if run is None:
+            return NULL_RUN
+        self._entries.append((run, run.activate()))
+        return run
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        entries = self._entries
+        if not entries:
+            return
+        now = current_run()
+        index = next((i for i, (run, _) in enumerate(entries) if run is now), len(entries) - 1)
+        run, token = entries.pop(index)
+        ActiveRun.deactivate(token)
+        run.end(error=exc)
+
+    async def __aenter__(self) -> ActiveRun | NullRun:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- decorator ---------------------------------------------------------------------
+
+    def __call__(self, fn: F) -> F:
+        if not callable(fn):
+            raise TypeError(f"trace(...) decorates a function, got {type(fn).__name__}")
+        name = self._name or getattr(fn, "__qualname__", None) or repr(fn)
+        kind = self._kind
+        metadata = self._metadata
+
+        def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveRun | None:
+            pipeline = _pipeline.current
+            if pipeline is None:
+                return None
+            try:
+                inputs = _inputs(args, kwargs) if pipeline.capture_content else None
+                return start_run(kind, name, source="trace", inputs=inputs, metadata=metadata)
+            except Exception as exc:
+                report("trace (start)", exc)
+                return None
+
+        if inspect.isasyncgenfunction(fn):
+            return cast(F, functools.wraps(fn)(_traced_async_gen(fn, start)))
+        if inspect.isgeneratorfunction(fn):
+            return cast(F, functools.wraps(fn)(_traced_gen(fn, start)))
+        if inspect.iscoroutinefunction(fn):
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                run = start(args, kwargs)
+                if run is None:
+                    return await fn(*args, **kwargs)
+                token = set_current_run(run)
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    run.end(error=exc)
+                    raise
+                finally:
+                    reset_current_run(token)
+                run.end(outputs=result)
+                return result
+
+            return cast(F, functools.wraps(fn)(async_wrapper))
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _pipeline.current is None:
+                return fn(*args, **kwargs)
+            run = start(args, kwargs)
+            if run is None:
+                return fn(*args, **kwargs)
+            token = set_current_run(run)
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                run.end(error=exc)
+                raise
+            finally:
+                reset_current_run(token)
+            run.end(outputs=result)
+            return result
+
+        return cast(F, functools.wraps(fn)(wrapper))
+
+
+def _inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if not kwargs:
+        return list(args) if args else None
+    return {"args": list(args), "kwargs": kwargs} if args else kwargs
+
+
+Starter = Callable[[tuple[Any, ...], dict[str, Any]], "ActiveRun | None"]
+
+
+def _traced_gen(fn: Callable[..., Generator[Any, Any, Any]], start: Starter) -> Callable[..., Any]:
+    def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        run = start(args, kwargs)
+        gen = fn(*args, **kwargs)
+        if run is None:
+            return (yield from gen)
+        count = 0
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            token = run.activate()
+            try:
+                item = gen.throw(to_throw) if to_throw is not None else gen.send(to_send)
+            except StopIteration as stop:
+                run.end(outputs={"items": count})
+                return stop.value
+            except BaseException as exc:
+                run.end(error=exc)
+                raise
+            finally:
+                ActiveRun.deactivate(token)
+                to_throw = None
+            count += 1
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                gen.close()
+                run.end(outputs={"items": count, "closed": True})
+                raise
+            except BaseException as exc:
+                to_throw = exc
+
+    return gen_wrapper
+
+
+def _traced_async_gen(
+    fn: Callable[..., AsyncGenerator[Any, Any]], start: Starter
+) -> Callable[..., Any]:
+    async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        run = start(args, kwargs)
+        agen = fn(*args, **kwargs)
+        count = 0
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            token = run.activate() if run is not None else None
+            try:
+                item = await (
+                    agen.athrow(to_throw) if to_throw is not None else agen.asend(to_send)
+                )
+            except StopAsyncIteration:
+                if run is not None:
+                    run.end(outputs={"items": count})
+                return
+            except BaseException as exc:
+                if run is not None:
+                    run.end(error=exc)
+                raise
+            finally:
+                if token is not None:
+                    ActiveRun.deactivate(token)
+                to_throw = None
+            count += 1
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                await agen.aclose()
+                if run is not None:
+                    run.end(outputs={"items": count, "closed": True})
+                raise
+            except BaseException as exc:
+                to_throw = exc
+
+    return async_gen_wrapper

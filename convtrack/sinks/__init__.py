@@ -1,0 +1,17 @@
+"""Where runs go: the Sink protocol and the built-in sinks."""
+
+from __future__ import annotations
+
+from ._base import Sink
+from ._jsonl import JSONLSink
+from ._memory import MemorySink
+from ._sqlite import ConversationSummary, DatabaseError, SQLiteSink
+
+__all__ = [
+    "ConversationSummary",
+    "DatabaseError",
+    "JSONLSink",
+    "MemorySink",
+    "SQLiteSink",
+    "Sink",
+]

@@ -1,0 +1,71 @@
+"""The public API: __all__ sorted and complete, versions, the instrument entry point."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+
+import convtrack
+import convtrack.grouping
+import convtrack.sinks
+
+
+@pytest.mark.parametrize("module", [convtrack, convtrack.sinks, convtrack.grouping])
+def test_all_sorted_and_complete(module: types.ModuleType) -> None:
+    """__all__ is sorted and lists every public name the module defines or re-exports."""
+    assert list(module.__all__) == sorted(module.__all__)
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name not in {"annotations"}
+    }
+    assert public == set(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+
+
+def test_design_names_present() -> None:
+    """Every name DESIGN.md promises is importable from convtrack."""
+    names = [
+        "conversation",
+        "set_conversation_id",
+        "reset",
+        "set_user_id",
+        "get_conversation_id",
+        "get_user_id",
+        "current",
+        "new_conversation_id",
+        "propagate",
+        "trace",
+        "configure",
+        "flush",
+        "shutdown",
+        "instrument",
+        "stats",
+        "Conversation",
+        "Run",
+        "RunKind",
+        "Sink",
+        "MemorySink",
+        "JSONLSink",
+        "SQLiteSink",
+        "ConversationSummary",
+    ]
+    for name in names:
+        assert hasattr(convtrack, name), name
+
+
+def test_instrument_unknown_name() -> None:
+    """instrument() with an integration that is not installed says what to install."""
+    with pytest.raises(ValueError, match="pip install convtrack-nope"):
+        convtrack.instrument("nope")
+
+
+def test_private_modules_are_private() -> None:
+    """Implementation modules start with an underscore."""
+    for name in ("_context", "_scope", "_runs", "_resolve", "_pipeline"):
+        importlib.import_module(f"convtrack.{name}")

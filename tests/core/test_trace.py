@@ -1,0 +1,194 @@
+"""trace(): user steps recorded as runs with parents, errors and conversations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import convtrack as ct
+from convtrack import RunKind
+
+
+def test_not_configured_records_nothing_and_returns_value() -> None:
+    """Before configure(), a traced function just runs."""
+
+    @ct.trace()
+    def double(x: int) -> int:
+        return x * 2
+
+    before = ct.stats()
+    assert double(4) == 8
+    with ct.trace("step") as step:
+        step.set_output("ignored")
+    assert ct.stats() == before
+
+
+def test_parent_child_links(memory_sink: ct.MemorySink) -> None:
+    """Nested traced steps are children of the enclosing one, with one root."""
+
+    @ct.trace(kind="tool")
+    def child(x: int) -> int:
+        return x + 1
+
+    @ct.trace(name="parent-step")
+    def parent() -> int:
+        with ct.trace("inner", kind="retriever"):
+            child(1)
+        return child(2)
+
+    with ct.conversation("c1", user_id="u1"):
+        assert parent() == 3
+    ct.flush()
+    runs = {r.name: r for r in memory_sink.runs}
+    assert set(runs) == {"parent-step", "inner", "test_parent_child_links.<locals>.child"}
+    root = runs["parent-step"]
+    assert root.parent_run_id is None
+    assert root.root_run_id == root.run_id
+    assert runs["inner"].parent_run_id == root.run_id
+    assert runs["inner"].kind is RunKind.RETRIEVER
+    kids = [r for r in memory_sink.runs if r.kind is RunKind.TOOL]
+    assert [k.parent_run_id for k in kids] == [runs["inner"].run_id, root.run_id]
+    assert {r.root_run_id for r in memory_sink.runs} == {root.run_id}
+    assert {(r.conversation_id, r.user_id, r.grouping) for r in memory_sink.runs} == {
+        ("c1", "u1", "context")
+    }
+    assert root.outputs == 3
+    assert [k.inputs for k in kids] == [[1], [2]]
+    assert root.started_at <= runs["inner"].started_at <= runs["inner"].ended_at <= root.ended_at
+
+
+def test_errors_recorded_and_reraised_unchanged(memory_sink: ct.MemorySink) -> None:
+    """A step's exception is recorded on its run and reaches the caller as is."""
+    error = ValueError("bad input")
+
+    @ct.trace()
+    def fail() -> None:
+        raise error
+
+    with pytest.raises(ValueError) as caught:
+        fail()
+    assert caught.value is error
+    with pytest.raises(KeyError), ct.trace("cm-step"):
+        raise KeyError("k")
+    ct.flush()
+    first, second = memory_sink.runs
+    assert (first.status, first.error) == ("error", "ValueError: bad input")
+    assert (second.status, second.error) == ("error", "KeyError: 'k'")
+    assert first.conversation_id is None
+    assert first.grouping == "none"
+
+
+async def test_async_and_concurrent_tasks(memory_sink: ct.MemorySink) -> None:
+    """Async steps in concurrent tasks get the right parents and conversations."""
+
+    @ct.trace()
+    async def leaf(i: int) -> int:
+        await asyncio.sleep(0.001)
+        return i
+
+    @ct.trace()
+    async def branch(i: int) -> int:
+        with ct.conversation(f"c{i}"):
+            return await leaf(i)
+
+    async with ct.trace("root"):
+        await asyncio.gather(*(branch(i) for i in range(5)))
+    ct.flush()
+    runs = memory_sink.runs
+    root = next(r for r in runs if r.name == "root")
+    branches = {r.run_id: r for r in runs if r.name.endswith("branch")}
+    leaves = [r for r in runs if r.name.endswith("leaf")]
+    assert len(branches) == 5
+    assert len(leaves) == 5
+    for leaf_run in leaves:
+        parent = branches[str(leaf_run.parent_run_id)]
+        assert parent.parent_run_id == root.run_id
+        assert leaf_run.root_run_id == root.run_id
+        # the root has no conversation, so a leaf resolves its own from the context
+        assert parent.conversation_id is None
+        assert leaf_run.conversation_id == f"c{leaf_run.outputs}"
+        assert leaf_run.grouping == "context"
+
+
+def test_child_takes_roots_conversation(memory_sink: ct.MemorySink) -> None:
+    """Runs inside a step keep the step's conversation even if the context changes."""
+    with ct.conversation("root-conv"), ct.trace("root"), ct.conversation("other"), ct.trace("c"):
+        pass
+    ct.flush()
+    assert {r.conversation_id for r in memory_sink.runs} == {"root-conv"}
+
+
+def test_generator_step(memory_sink: ct.MemorySink) -> None:
+    """A traced generator's run spans its iteration; steps inside are its children."""
+
+    @ct.trace()
+    def produce() -> Iterator[int]:
+        for i in range(3):
+            with ct.trace(f"item-{i}"):
+                pass
+            yield i
+
+    assert list(produce()) == [0, 1, 2]
+    gen = produce()
+    next(gen)
+    gen.close()
+    ct.flush()
+    runs = memory_sink.runs
+    full = [r for r in runs if r.name.endswith("produce")]
+    assert [r.outputs for r in full] == [{"items": 3}, {"items": 1, "closed": True}]
+    items = [r for r in runs if r.name.startswith("item-")]
+    assert {r.parent_run_id for r in items} == {r.run_id for r in full}
+
+
+async def test_async_generator_step(memory_sink: ct.MemorySink) -> None:
+    """A traced async generator's run ends when it is exhausted."""
+
+    @ct.trace(kind="chain")
+    async def stream() -> AsyncIterator[int]:
+        yield 1
+        yield 2
+
+    assert [x async for x in stream()] == [1, 2]
+    ct.flush()
+    (run,) = memory_sink.runs
+    assert (run.kind, run.outputs) == (RunKind.CHAIN, {"items": 2})
+
+
+def test_capture_content_off(tmp_path: object) -> None:
+    """capture_content=False keeps names and timings but not inputs or outputs."""
+    sink = ct.MemorySink()
+    ct.configure([sink], grouping=False, capture_content=False)
+
+    @ct.trace()
+    def secret(x: str) -> str:
+        return x.upper()
+
+    secret("password")
+    ct.flush()
+    (run,) = sink.runs
+    assert (run.inputs, run.outputs) == (None, None)
+
+
+def test_bad_arguments() -> None:
+    """Bad trace() arguments raise clear errors."""
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ct.trace(kind="banana")
+    with pytest.raises(TypeError, match="parentheses"):
+        ct.trace(lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="name"):
+        ct.trace(name=3)  # type: ignore[arg-type]
+
+
+def test_decorator_keeps_metadata() -> None:
+    """trace() keeps the function's name, doc and signature."""
+    import inspect
+
+    def f(a: int, b: str = "x") -> str:
+        """Doc."""
+        return b * a
+
+    traced = ct.trace()(f)
+    assert (traced.__name__, traced.__doc__) == ("f", "Doc.")
+    assert inspect.signature(traced) == inspect.signature(f)
