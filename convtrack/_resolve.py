@@ -16,6 +16,7 @@ from ._guard import report
 
 if TYPE_CHECKING:
     from ._runs import ActiveRun
+    from .grouping import ConversationGrouper, Resolution
 
 Grouping = Literal["context", "explicit", "auto-matched", "auto-new", "none"]
 
@@ -88,14 +89,28 @@ def _explicit_or_inherited(
     return None
 
 
-def _fallback(user_id: str | None, agent_id: str | None) -> tuple[str | None, str | None]:
+def _before_grouping(
+    parent: ActiveRun | None,
+    conversation_id: str | None,
+    user_id: str | None,
+    agent_id: str | None,
+    messages: Sequence[Any] | None,
+) -> tuple[Decision, ConversationGrouper | None]:
+    """Steps 1-3 of the rule; else the fallback decision and the grouper to ask, if any."""
+    decided = _explicit_or_inherited(parent, conversation_id, user_id, agent_id)
+    if decided is not None:
+        return decided, None
     ctx = get_raw()
-    if ctx is None:
-        return user_id, agent_id
-    return (
-        ctx.user_id if user_id is None else user_id,
-        ctx.agent_id if agent_id is None else agent_id,
-    )
+    if ctx is not None:
+        user_id = ctx.user_id if user_id is None else user_id
+        agent_id = ctx.agent_id if agent_id is None else agent_id
+    fallback = Decision(None, user_id, agent_id, "none") if user_id or agent_id else NONE
+    return fallback, (_grouper() if messages is not None else None)
+
+
+def _grouper() -> ConversationGrouper | None:
+    pipeline = _pipeline.current
+    return None if pipeline is None else pipeline.grouper
 
 
 def decide(
@@ -117,20 +132,15 @@ def decide(
         messages: for chat LLM calls, the request messages (enables automatic grouping).
         system: a separate system prompt (Anthropic), hashed as the first message.
     """
-    decided = _explicit_or_inherited(parent, conversation_id, user_id, agent_id)
-    if decided is not None:
-        return decided
-    user_id, agent_id = _fallback(user_id, agent_id)
-    pipeline = _pipeline.current
-    grouper = pipeline.grouper if pipeline is not None else None
-    if messages is None or grouper is None:
-        return Decision(None, user_id, agent_id, "none") if user_id or agent_id else NONE
+    decision, grouper = _before_grouping(parent, conversation_id, user_id, agent_id, messages)
+    if grouper is None or messages is None:
+        return decision
     try:
-        res = grouper.resolve(messages, agent_id=agent_id, system=system)
+        res = grouper.resolve(messages, agent_id=decision.agent_id, system=system)
     except Exception as exc:  # the grouper guards itself; this is the last line
         report("automatic grouping", exc)
-        return Decision(None, user_id, agent_id, "none")
-    return _from_resolution(res, user_id, agent_id)
+        return decision
+    return _from_resolution(res, decision)
 
 
 async def adecide(
@@ -143,40 +153,39 @@ async def adecide(
     system: Any = None,
 ) -> Decision:
     """`decide()` for async code: an async grouping store is awaited, not blocked on."""
-    decided = _explicit_or_inherited(parent, conversation_id, user_id, agent_id)
-    if decided is not None:
-        return decided
-    user_id, agent_id = _fallback(user_id, agent_id)
-    pipeline = _pipeline.current
-    grouper = pipeline.grouper if pipeline is not None else None
-    if messages is None or grouper is None:
-        return Decision(None, user_id, agent_id, "none") if user_id or agent_id else NONE
+    decision, grouper = _before_grouping(parent, conversation_id, user_id, agent_id, messages)
+    if grouper is None or messages is None:
+        return decision
     try:
-        res = await grouper.aresolve(messages, agent_id=agent_id, system=system)
+        res = await grouper.aresolve(messages, agent_id=decision.agent_id, system=system)
     except Exception as exc:
         report("automatic grouping", exc)
-        return Decision(None, user_id, agent_id, "none")
-    return _from_resolution(res, user_id, agent_id)
+        return decision
+    return _from_resolution(res, decision)
 
 
-def _from_resolution(res: Any, user_id: str | None, agent_id: str | None) -> Decision:
-    branch_of = getattr(res, "branch_of", None)
+def _from_resolution(res: Resolution, fallback: Decision) -> Decision:
+    branch_of = res.branch_of
     return Decision(
         res.conversation_id,
-        user_id,
-        agent_id,
+        fallback.user_id,
+        fallback.agent_id,
         res.grouping,
         {"branch_of": branch_of} if branch_of else EMPTY_METADATA,
     )
 
 
+def _grouper_for(decision: Decision) -> ConversationGrouper | None:
+    """The grouper to remember an answer with: only for automatically grouped runs."""
+    if decision.conversation_id is None or not decision.grouping.startswith("auto"):
+        return None
+    return _grouper()
+
+
 def remember(decision: Decision, history: Sequence[Any], *, system: Any = None) -> None:
     """After an auto-grouped call's answer: remember `history` (request + answer)."""
-    if not decision.grouping.startswith("auto") or decision.conversation_id is None:
-        return
-    pipeline = _pipeline.current
-    grouper = pipeline.grouper if pipeline is not None else None
-    if grouper is None:
+    grouper = _grouper_for(decision)
+    if grouper is None or decision.conversation_id is None:
         return
     try:
         grouper.remember(
@@ -188,11 +197,8 @@ def remember(decision: Decision, history: Sequence[Any], *, system: Any = None) 
 
 async def aremember(decision: Decision, history: Sequence[Any], *, system: Any = None) -> None:
     """`remember()` for async code."""
-    if not decision.grouping.startswith("auto") or decision.conversation_id is None:
-        return
-    pipeline = _pipeline.current
-    grouper = pipeline.grouper if pipeline is not None else None
-    if grouper is None:
+    grouper = _grouper_for(decision)
+    if grouper is None or decision.conversation_id is None:
         return
     try:
         await grouper.aremember(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -22,6 +22,7 @@ from ._context import (
     root_conversation,
     set_raw,
 )
+from ._generators import Hooks, wrap_async_generator, wrap_generator
 
 F = TypeVar("F", bound=Callable[..., Any])
 IdSource = str | Callable[..., str] | None
@@ -205,10 +206,14 @@ def _wrap(
     decide: Callable[[tuple[Any, ...], dict[str, Any]], Conversation],
 ) -> Callable[..., Any]:
     """A wrapper of the same kind as `fn` that runs each call inside `decide(args, kwargs)`."""
-    if inspect.isasyncgenfunction(fn):
-        return functools.wraps(fn)(_async_gen_wrapper(fn, decide))
-    if inspect.isgeneratorfunction(fn):
-        return functools.wraps(fn)(_gen_wrapper(fn, decide))
+    if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+
+        def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hooks:
+            conv = decide(args, kwargs)  # decided once per call, held at every step
+            return Hooks(lambda: set_raw(conv), reset_raw)
+
+        wrap = wrap_async_generator if inspect.isasyncgenfunction(fn) else wrap_generator
+        return functools.wraps(fn)(wrap(fn, prepare))
     if inspect.iscoroutinefunction(fn):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -228,75 +233,6 @@ def _wrap(
             reset_raw(token)
 
     return functools.wraps(fn)(wrapper)
-
-
-def _gen_wrapper(
-    fn: Callable[..., Generator[Any, Any, Any]],
-    decide: Callable[[tuple[Any, ...], dict[str, Any]], Conversation],
-) -> Callable[..., Generator[Any, Any, Any]]:
-    def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        conv = decide(args, kwargs)
-        gen = fn(*args, **kwargs)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = set_raw(conv)
-            try:
-                item = gen.throw(to_throw) if to_throw is not None else gen.send(to_send)
-            except StopIteration as stop:
-                return stop.value
-            finally:
-                reset_raw(token)
-                to_throw = None
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                token = set_raw(conv)
-                try:
-                    gen.close()
-                finally:
-                    reset_raw(token)
-                raise
-            except BaseException as exc:
-                to_throw = exc
-
-    return gen_wrapper
-
-
-def _async_gen_wrapper(
-    fn: Callable[..., AsyncGenerator[Any, Any]],
-    decide: Callable[[tuple[Any, ...], dict[str, Any]], Conversation],
-) -> Callable[..., AsyncGenerator[Any, Any]]:
-    async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        conv = decide(args, kwargs)
-        agen = fn(*args, **kwargs)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = set_raw(conv)
-            try:
-                if to_throw is not None:
-                    item = await agen.athrow(to_throw)
-                else:
-                    item = await agen.asend(to_send)
-            except StopAsyncIteration:
-                return
-            finally:
-                reset_raw(token)
-                to_throw = None
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                token = set_raw(conv)
-                try:
-                    await agen.aclose()
-                finally:
-                    reset_raw(token)
-                raise
-            except BaseException as exc:
-                to_throw = exc
-
-    return async_gen_wrapper
 
 
 def _check_id_source(value: object) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from . import _pipeline
+from ._generators import Hooks, wrap_async_generator, wrap_generator
 from ._guard import report
 from ._runs import (
     NULL_RUN,
@@ -136,10 +137,14 @@ class trace:
                 report("trace (start)", exc)
                 return None
 
-        if inspect.isasyncgenfunction(fn):
-            return cast(F, functools.wraps(fn)(_traced_async_gen(fn, start)))
-        if inspect.isgeneratorfunction(fn):
-            return cast(F, functools.wraps(fn)(_traced_gen(fn, start)))
+        if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+
+            def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hooks:
+                run = start(args, kwargs)
+                return _NO_HOOKS if run is None else _run_hooks(run)
+
+            wrap = wrap_async_generator if inspect.isasyncgenfunction(fn) else wrap_generator
+            return cast(F, functools.wraps(fn)(wrap(fn, prepare)))
         if inspect.iscoroutinefunction(fn):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -185,80 +190,20 @@ def _inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return {"args": list(args), "kwargs": kwargs} if args else kwargs
 
 
-Starter = Callable[[tuple[Any, ...], dict[str, Any]], "ActiveRun | None"]
+def _nothing(token: object = None) -> None:
+    return None
 
 
-def _traced_gen(fn: Callable[..., Generator[Any, Any, Any]], start: Starter) -> Callable[..., Any]:
-    def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        run = start(args, kwargs)
-        gen = fn(*args, **kwargs)
-        if run is None:
-            return (yield from gen)
-        count = 0
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = run.activate()
-            try:
-                item = gen.throw(to_throw) if to_throw is not None else gen.send(to_send)
-            except StopIteration as stop:
-                run.end(outputs={"items": count})
-                return stop.value
-            except BaseException as exc:
-                run.end(error=exc)
-                raise
-            finally:
-                ActiveRun.deactivate(token)
-                to_throw = None
-            count += 1
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                gen.close()
-                run.end(outputs={"items": count, "closed": True})
-                raise
-            except BaseException as exc:
-                to_throw = exc
-
-    return gen_wrapper
+_NO_HOOKS = Hooks(_nothing, _nothing)
 
 
-def _traced_async_gen(
-    fn: Callable[..., AsyncGenerator[Any, Any]], start: Starter
-) -> Callable[..., Any]:
-    async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        run = start(args, kwargs)
-        agen = fn(*args, **kwargs)
-        count = 0
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = run.activate() if run is not None else None
-            try:
-                item = await (
-                    agen.athrow(to_throw) if to_throw is not None else agen.asend(to_send)
-                )
-            except StopAsyncIteration:
-                if run is not None:
-                    run.end(outputs={"items": count})
-                return
-            except BaseException as exc:
-                if run is not None:
-                    run.end(error=exc)
-                raise
-            finally:
-                if token is not None:
-                    ActiveRun.deactivate(token)
-                to_throw = None
-            count += 1
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                await agen.aclose()
-                if run is not None:
-                    run.end(outputs={"items": count, "closed": True})
-                raise
-            except BaseException as exc:
-                to_throw = exc
+def _run_hooks(run: ActiveRun) -> Hooks:
+    """A traced generator's run spans its iteration; its steps run with the run current."""
 
-    return async_gen_wrapper
+    def finish(error: BaseException | None, count: int, closed: bool) -> None:
+        if error is not None:
+            run.end(error=error)
+        else:
+            run.end(outputs={"items": count, "closed": True} if closed else {"items": count})
+
+    return Hooks(run.activate, reset_current_run, finish)
