@@ -57,6 +57,7 @@ def fake_model(messages: list[dict[str, str]], context: list[str], rng: random.R
     """A deterministic stand-in for a chat model."""
     question = messages[-1]["content"]
     with trace("chat.completions", kind="llm") as run:
+        run.set_input({"messages": [dict(m) for m in messages]})
         answer = f"{context[0]} (you asked: {question!r})"
         prompt_tokens = sum(len(m["content"].split()) for m in messages) + 12
         run.set_usage(

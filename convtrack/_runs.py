@@ -89,6 +89,9 @@ class NullRun:
     __slots__ = ()
     run_id = None
 
+    def set_input(self, value: Any) -> None:
+        """Do nothing."""
+
     def set_output(self, value: Any) -> None:
         """Do nothing."""
 
@@ -159,6 +162,10 @@ class ActiveRun:
         self._error: str | None = None
         self._ended_ns = 0
         self._started_ns = time.time_ns()
+
+    def set_input(self, value: Any) -> None:
+        """Record what went into the run (an LLM run: `{"messages": [...]}`)."""
+        self.inputs = value
 
     def set_output(self, value: Any) -> None:
         """Record what the run produced (used by `end()` unless it is given outputs)."""

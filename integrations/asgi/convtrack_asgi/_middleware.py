@@ -1,0 +1,305 @@
+"""ConversationMiddleware: every ASGI request and websocket runs inside its conversation."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from convtrack import _pipeline
+from convtrack._context import (
+    EMPTY_METADATA,
+    Conversation,
+    get_raw,
+    make,
+    new_conversation_id,
+    reset_raw,
+    set_raw,
+)
+from convtrack._guard import report
+from convtrack._runs import ActiveRun, RunKind, start_run
+
+from ._http import (
+    ALLOWED,
+    CONFLICT,
+    MAX_LENGTH,
+    START_MESSAGES,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    Validator,
+    Warner,
+    accept,
+    add_header,
+    from_query,
+    refuse,
+    route_template,
+    single,
+)
+from ._http import header_name as _name
+
+logger = logging.getLogger("convtrack.asgi")
+
+_CONNECTIONS = frozenset({"http", "websocket"})
+_HTTP = RunKind.HTTP
+
+
+class ConversationMiddleware:
+    """Run each HTTP request and websocket connection inside its conversation.
+
+    Args:
+        app: the ASGI application to wrap.
+        header_name: the request header carrying the conversation id (echoed on the response).
+        user_header_name: a request header carrying the user id, if any.
+        query_param: a query parameter carrying the id when the header is absent (websockets).
+        generate: make a new uuid7 id when the request carries none.
+        echo: send the id back in `header_name` (unless the app set that header itself).
+        validator: `validator(id) -> bool` replacing the default rule (1-128 characters of
+            ``[A-Za-z0-9._:@/+=-]``); ids with control characters are always refused.
+        on_invalid: `"replace"` (ignore the id, log a warning, go on as if none was sent) or
+            `"reject"` (answer 400 with a JSON error without calling the app).
+        get_user_id: `get_user_id(scope) -> str | None`, e.g. from the app's authentication;
+            takes precedence over `user_header_name`.
+
+    Example:
+        >>> app.add_middleware(ConversationMiddleware, user_header_name="x-user-id")
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        header_name: str = "x-conversation-id",
+        user_header_name: str | None = None,
+        query_param: str | None = None,
+        generate: bool = True,
+        echo: bool = True,
+        validator: Validator | None = None,
+        on_invalid: str = "replace",
+        get_user_id: Callable[[Scope], str | None] | None = None,
+    ) -> None:
+        if not callable(app):
+            raise TypeError(f"app must be an ASGI application, got {type(app).__name__}")
+        self._header = _name(header_name, "header_name")
+        self._user_header = (
+            None if user_header_name is None else _name(user_header_name, "user_header_name")
+        )
+        if self._user_header == self._header:
+            raise ValueError("user_header_name must differ from header_name")
+        if query_param is not None and (not isinstance(query_param, str) or not query_param):
+            raise TypeError(f"query_param must be a non-empty str or None, got {query_param!r}")
+        for flag, what in ((generate, "generate"), (echo, "echo")):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{what} must be a bool, got {type(flag).__name__}")
+        for fn, what in ((validator, "validator"), (get_user_id, "get_user_id")):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{what} must be callable or None, got {type(fn).__name__}")
+        if on_invalid not in ("replace", "reject"):
+            raise ValueError(f'on_invalid must be "replace" or "reject", got {on_invalid!r}')
+        self.app = app
+        self._query = None if query_param is None else query_param.encode("utf-8")
+        self._reject = on_invalid == "reject"
+        self._get_user_id = get_user_id
+        self._wants_user = get_user_id is not None or user_header_name is not None
+        # What every request reads, in one attribute load.
+        self._hot = (self._header, self._query, validator, generate, echo, self._wants_user)
+        detail = (
+            "the conversation id is not valid for this server"
+            if validator
+            else "the conversation id must be 1-128 characters of A-Za-z0-9._:@/+=-"
+        )
+        body = json.dumps({"error": "invalid_conversation_id", "detail": detail}).encode()
+        self._refuse = functools.partial(refuse, body=body)
+        verb = "rejected a request with" if self._reject else "ignored"
+        self._warn_id = Warner(logger, f"convtrack-asgi: {verb} an invalid conversation id")
+        self._warn_user = Warner(logger, "convtrack-asgi: ignored an invalid user id header")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915
+        """Handle one ASGI connection (http and websocket; anything else passes through)."""
+        # One function on purpose: this is the hot path (every request), so it is inlined.
+        if scope["type"] not in _CONNECTIONS:
+            await self.app(scope, receive, send)
+            return
+        hdr, query, validator, generate, echo, wants_user = self._hot
+        raw: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == hdr:
+                if raw is None:
+                    raw = value
+                elif value != raw:
+                    raw = CONFLICT  # duplicates that differ: invalid whatever they say
+        if raw is None and query is not None:
+            raw = from_query(scope, query)
+        app = self.app
+        cid: str | None = None
+        echoed = raw
+        rejected = False
+        if raw is not None:
+            if (
+                validator is None
+                and len(raw) <= MAX_LENGTH
+                and raw
+                and not raw.translate(None, ALLOWED)  # measured faster than a regex
+            ):
+                cid = raw.decode("ascii")
+            else:
+                cid = accept(raw, validator)
+                if cid is None:
+                    self._warn_id()
+                    rejected = self._reject
+                    if rejected:
+                        app = self._refuse
+        if cid is None and generate and not rejected:
+            cid = new_conversation_id()
+            echoed = cid.encode("ascii")
+        user = self._user(scope) if wants_user and not rejected else None
+        outer = get_raw()
+        if cid is None and user is None:
+            conv = outer
+        elif outer is None:
+            conv = make(cid or "", user, None, EMPTY_METADATA)
+        else:
+            conv = make(
+                cid or outer.conversation_id,
+                outer.user_id if user is None else user,
+                outer.agent_id,
+                outer.metadata,
+            )
+        if cid is None or not echo:
+            echoed = None
+        if _pipeline.current is not None:
+            await self._recorded(app, scope, receive, send, conv, echoed)
+            return
+        if echoed is not None:
+            value, downstream = echoed, send
+
+            def send_echoing(message: Message) -> Awaitable[None]:
+                # A plain function handing back the downstream awaitable: no extra coroutine.
+                if message["type"] in START_MESSAGES:
+                    add_header(message, hdr, value)
+                return downstream(message)
+
+            send = send_echoing
+        if conv is outer:
+            await app(scope, receive, send)
+            return
+        token = set_raw(conv)
+        try:
+            await app(scope, receive, send)
+        finally:
+            reset_raw(token)
+
+    async def _recorded(
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        conv: Conversation | None,
+        echoed: bytes | None,
+    ) -> None:
+        """Call `app` inside the conversation, recording one `http` run for the connection."""
+        status: int | None = None
+        close_code: int | None = None
+        hdr = self._header
+        root = scope.get("root_path", "")  # Starlette mounts extend it while routing
+
+        def send_recording(message: Message) -> Awaitable[None]:
+            nonlocal status, close_code
+            kind = message["type"]
+            if kind in START_MESSAGES:
+                status = 101 if kind == "websocket.accept" else message.get("status")
+                if echoed is not None:
+                    add_header(message, hdr, echoed)
+            elif kind == "websocket.close":
+                close_code = message.get("code", 1000)
+                if status is None:
+                    status = 403  # closed before accept: the server denies the handshake
+            return send(message)
+
+        run: ActiveRun | None = None
+        run_token = None
+        token = set_raw(conv) if conv is not get_raw() else None
+        try:
+            try:  # the request's run is a root; the core decides its conversation (the context)
+                run = start_run(_HTTP, "", source="asgi", parent=None)
+                if run is not None:
+                    run_token = run.activate()
+            except Exception as exc:
+                report("asgi (starting the http run)", exc)
+            await app(scope, receive, send_recording)
+        except BaseException as exc:
+            if run is not None:
+                self._finish(run, scope, root, status, close_code, exc)
+            raise
+        finally:
+            if token is not None:
+                reset_raw(token)
+            if run_token is not None:
+                ActiveRun.deactivate(run_token)
+        if run is not None:
+            self._finish(run, scope, root, status, close_code, None)
+
+    @staticmethod
+    def _finish(
+        run: ActiveRun,
+        scope: Scope,
+        root_path: str,
+        status: int | None,
+        close_code: int | None,
+        error: BaseException | None,
+    ) -> None:
+        """End the http run: name from the route template, method, path, status."""
+        try:
+            path = scope.get("path", "")
+            route = route_template(scope, root_path)
+            if scope["type"] == "http":
+                method = scope.get("method", "GET")
+                if status is None:
+                    status = 500  # what the server answers when the app sent no response
+                run.metadata = {"method": method, "path": path, "route": route, "status": status}
+            else:
+                method = "WEBSOCKET"
+                meta = {"websocket": True, "path": path, "route": route, "status": status}
+                if close_code is not None:
+                    meta["close_code"] = close_code
+                run.metadata = meta
+            run.name = f"{method} {route or path}"
+            if error is not None:
+                run.end(error=error)
+            elif status is None:
+                run.end(error="closed without accepting or answering")
+            elif status >= 500:
+                run.end(error=f"HTTP {status}")
+            else:
+                run.end()
+        except Exception as exc:
+            report("asgi (ending the http run)", exc)
+
+    def _user(self, scope: Scope) -> str | None:
+        """The user id: `get_user_id(scope)`, else the user header (default rule)."""
+        if self._get_user_id is not None:
+            try:
+                value: object = self._get_user_id(scope)
+            except Exception as exc:
+                report(f"asgi get_user_id ({type(exc).__name__})")  # by type: it may quote input
+                value = None
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if isinstance(value, str) and value:
+                return value
+            if value is not None and value != "":
+                report("asgi get_user_id (returned neither str nor None)")
+        uhdr = self._user_header
+        if uhdr is None:
+            return None
+        raw, differ = single(value for name, value in scope["headers"] if name == uhdr)
+        if raw is None and not differ:
+            return None
+        user = None if differ or raw is None else accept(raw, None)
+        if user is None:
+            self._warn_user()
+        return user
