@@ -214,3 +214,22 @@ def test_flush_times_out_on_stuck_sink() -> None:
 def test_python_version_guard() -> None:
     """The suite runs on a supported Python."""
     assert sys.version_info >= (3, 10)
+
+
+def test_runs_flushed_at_interpreter_exit(tmp_path: os.PathLike[str]) -> None:
+    """A script that never calls flush() or shutdown() still stores its runs at exit."""
+    import subprocess
+
+    path = os.path.join(tmp_path, "exit.db")
+    script = (
+        "import convtrack as ct\n"
+        f"ct.configure([ct.SQLiteSink({path!r})], export_interval=60)\n"
+        "with ct.conversation('at-exit'):\n"
+        "    for _ in range(50):\n"
+        "        with ct.trace('step'):\n"
+        "            pass\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    store = ct.SQLiteSink(path)
+    assert store.count() == 50
+    store.close()
