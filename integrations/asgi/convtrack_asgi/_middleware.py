@@ -15,6 +15,7 @@ from convtrack._context import (
     make,
     new_conversation_id,
     reset_raw,
+    root_conversation,
     set_raw,
 )
 from convtrack._guard import report
@@ -160,7 +161,11 @@ class ConversationMiddleware:
         if cid is None and user is None:
             conv = outer
         elif outer is None:
-            conv = make(cid or "", user, None, EMPTY_METADATA)
+            conv = (
+                root_conversation(cid)  # memoised: a chat's requests repeat its id
+                if user is None and cid is not None and echoed is raw
+                else make(cid or "", user, None, EMPTY_METADATA)
+            )
         else:
             conv = make(
                 cid or outer.conversation_id,
