@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import _pipeline
@@ -95,6 +96,13 @@ def nightly_summary(session: ChatSession) -> None:
         reset(token)
 
 
+def _optional_parts() -> list[Callable[[], list[str]]]:
+    """The demo's parts that use integrations; each returns [] when its integration is missing."""
+    from ._demo_asgi import run_asgi_part
+
+    return [run_asgi_part]
+
+
 def run_demo(db_path: str) -> list[ConversationSummary]:
     """Record the demo workload into `db_path` and return its conversations, newest first."""
     rng = random.Random(42)
@@ -110,8 +118,10 @@ def run_demo(db_path: str) -> list[ConversationSummary]:
                     for text in turns:
                         handle_turn(session, text, rng)
         nightly_summary(sessions[0])
-        _pipeline.flush(10.0)
         ids = {s.conversation_id for s in sessions}
+        for part in _optional_parts():
+            ids.update(part())
+        _pipeline.flush(10.0)
         found = [s for s in sink.conversations(limit=None) if s.conversation_id in ids]
     finally:
         _pipeline.shutdown(10.0)
