@@ -84,6 +84,15 @@ class RunOnlyMiddleware(NoOpMiddleware):
                 run.end()
 
 
+def _correlation_id_reference() -> list[tuple[str, Starlette, bool]]:
+    """asgi-correlation-id on the same job (request id from a header, contextvar, echo)."""
+    try:
+        from asgi_correlation_id import CorrelationIdMiddleware
+    except ImportError:  # a benchmark-only reference: pip install asgi-correlation-id
+        return []
+    return [("(ref: asgi-correlation-id)", make_app(CorrelationIdMiddleware), False)]
+
+
 def make_app(middleware: Any = None) -> Starlette:
     """The benchmarked app, bare or with a middleware added the usual way."""
     stack = [] if middleware is None else [Middleware(middleware)]
@@ -167,6 +176,7 @@ def main() -> None:
             ("id sent", make_app(ConversationMiddleware), True),
             ("id generated", make_app(ConversationMiddleware), False),
             ("(ref: no-op ASGI middleware)", make_app(NoOpMiddleware), True),
+            *_correlation_id_reference(),
         ],
         "recorded": [
             ("id sent", make_app(ConversationMiddleware), True),

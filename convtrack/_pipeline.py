@@ -46,6 +46,7 @@ class Pipeline:
     def _start(self) -> None:
         self._queue: deque[ActiveRun] = deque()
         self._wake = threading.Event()
+        self._woken = False  # a plain flag: cheaper than Event.is_set() on the emit path
         self._waiters: list[threading.Event] = []
         self._waiters_lock = threading.Lock()
         self._stopping = False
@@ -59,7 +60,8 @@ class Pipeline:
         queue = self._queue
         if len(queue) < self._max:
             queue.append(run)
-            if len(queue) >= self._batch_size and not self._wake.is_set():
+            if len(queue) >= self._batch_size and not self._woken:
+                self._woken = True
                 self._wake.set()
         else:
             with self._counts_lock:
@@ -113,6 +115,7 @@ class Pipeline:
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()
+            self._woken = False
             with self._waiters_lock:
                 waiters, self._waiters = self._waiters, []
             self._drain()

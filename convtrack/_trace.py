@@ -131,7 +131,9 @@ class trace:
             if pipeline is None:
                 return None
             try:
-                inputs = _inputs(args, kwargs) if pipeline.capture_content else None
+                inputs = None
+                if pipeline.capture_content and (args or kwargs):
+                    inputs = _inputs(args, kwargs)
                 return start_run(kind, name, source="trace", inputs=inputs, metadata=metadata)
             except Exception as exc:
                 report("trace (start)", exc)
