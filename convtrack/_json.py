@@ -29,8 +29,10 @@ def to_jsonable(obj: Any, depth: int = 0) -> Any:
         except UnicodeEncodeError:  # lone surrogates: keep them visible as escapes
             return obj.encode("utf-8", "backslashreplace").decode("utf-8")
         return obj
-    if obj is None or isinstance(obj, (bool, int)):
+    if obj is None or isinstance(obj, bool):
         return obj
+    if isinstance(obj, int):
+        return obj if -(2**63) <= obj < 2**64 else str(obj)  # JSON tools choke on bigger ones
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None  # as JSON.stringify does
     if depth > _MAX_DEPTH:
@@ -83,7 +85,10 @@ def dumps(obj: Any) -> str:
     try:
         return orjson.dumps(obj, default=_default, option=_OPTIONS).decode()
     except (TypeError, ValueError, RecursionError):
-        return orjson.dumps(to_jsonable(obj)).decode()
+        try:
+            return orjson.dumps(to_jsonable(obj)).decode()
+        except Exception:  # to_jsonable's output is plain data; this is the last line
+            return orjson.dumps(_safe_repr(obj)).decode()
 
 
 def loads(text: str | bytes | None) -> Any:

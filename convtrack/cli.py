@@ -161,6 +161,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ui(args: argparse.Namespace) -> int:
+    try:
+        from .viewer._serve import serve
+    except ImportError as exc:  # starlette (the `ui` extra) is missing
+        raise SystemExit(f"convtrack: {exc}") from None
+    return serve(args.db, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `convtrack` command."""
     parser = argparse.ArgumentParser(prog="convtrack", description=__doc__)
@@ -183,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
     p.set_defaults(handler=_cmd_export)
+    p = with_db(sub.add_parser("ui", help="serve the web viewer (loopback unless --host says)"))
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8765, help="port, 0 for any (default: %(default)s)")
+    p.set_defaults(handler=_cmd_ui)
     return parser
 
 

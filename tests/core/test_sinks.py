@@ -229,3 +229,11 @@ def test_default_sink_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         pass
     ct.shutdown()
     assert os.path.exists(tmp_path / "convtrack.db")
+
+
+def test_huge_integers_stored_as_text(store: ct.SQLiteSink) -> None:
+    """Integers beyond 64 bits do not break export; they are kept as text."""
+    store.export([make_run(1, inputs={"big": 2**80, "neg": -(2**70)}, outputs=2**65)])
+    (back,) = store.runs("c1")
+    assert back.inputs == {"big": str(2**80), "neg": str(-(2**70))}
+    assert back.outputs == str(2**65)

@@ -1,0 +1,147 @@
+"""The JSON the viewer's API answers with: conversation summaries, run trees, transcripts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._runs import Run, RunKind
+from .._serialize import run_to_dict
+from ..sinks import ConversationSummary
+from ._transcript import transcript
+
+MAX_TREE_DEPTH = 48  # deeper runs hang from their ancestor at this depth (JSON nesting stays low)
+_INPUT_KEYS = ("input_tokens", "prompt_tokens")
+_OUTPUT_KEYS = ("output_tokens", "completion_tokens")
+
+
+def summary_to_dict(summary: ConversationSummary) -> dict[str, Any]:
+    """A JSON-ready dict of one conversation summary (times as ISO 8601 UTC)."""
+    return {
+        "conversation_id": summary.conversation_id,
+        "user_id": summary.user_id,
+        "agent_id": summary.agent_id,
+        "first_at": summary.first_at.isoformat(),
+        "last_at": summary.last_at.isoformat(),
+        "run_count": summary.run_count,
+        "llm_count": summary.llm_count,
+        "inferred": summary.inferred,
+    }
+
+
+def tokens(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """Input, output and total tokens of a run's usage, whichever naming it uses (or None)."""
+    if not isinstance(usage, Mapping):
+        return None
+
+    def first(keys: Sequence[str]) -> int | None:
+        for key in keys:
+            value = usage.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+    found = {"input": first(_INPUT_KEYS), "output": first(_OUTPUT_KEYS)}
+    total = first(("total_tokens",))
+    if total is None and any(v is not None for v in found.values()):
+        total = sum(v for v in found.values() if v is not None)
+    if total is None:
+        return None
+    return {"input": found["input"] or 0, "output": found["output"] or 0, "total": total}
+
+
+def _parents(runs: Sequence[Run]) -> dict[str, str | None]:
+    """Each run's parent within `runs`: cycles cut, depth capped at `MAX_TREE_DEPTH`."""
+    known = {run.run_id for run in runs}
+    parent: dict[str, str | None] = {
+        run.run_id: run.parent_run_id
+        if run.parent_run_id in known and run.parent_run_id != run.run_id
+        else None
+        for run in runs
+    }
+    depth: dict[str, int] = {}
+    for run in runs:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = run.run_id
+        while current is not None and current not in depth:
+            if current in on_path:  # a loop of parents: the last link closes it; cut there
+                parent[path[-1]] = None
+                break
+            on_path.add(current)
+            path.append(current)
+            current = parent[current]
+        for run_id in reversed(path):
+            above = parent[run_id]
+            if above is None:
+                depth[run_id] = 0
+            elif depth[above] < MAX_TREE_DEPTH:
+                depth[run_id] = depth[above] + 1
+            else:  # too deep: a sibling of its parent instead
+                parent[run_id] = parent[above]
+                depth[run_id] = depth[above]
+    return parent
+
+
+def _node(run: Run) -> dict[str, Any]:
+    node = run_to_dict(run)
+    node["duration_ms"] = round(run.duration_ms, 3)
+    node["tokens"] = tokens(run.usage)
+    node["children"] = []
+    return node
+
+
+def conversation_payload(conversation_id: str, runs: Sequence[Run]) -> dict[str, Any]:
+    """The answer of `GET /api/conversations/{id}`: a summary, the run tree and the transcript.
+
+    Args:
+        conversation_id: the conversation.
+        runs: its runs, in start order (not empty).
+
+    Returns:
+        `summary` (ids, times, counts, tokens), `runs` (the top-level runs in start order, each
+        with its `children`, recursively), and `turns`: for each top-level run holding LLM
+        calls, `{"root_run_id", "messages": [{"run_id", "role", "text"}]}`.
+    """
+    parent = _parents(runs)
+    nodes = {run.run_id: _node(run) for run in runs}
+    roots: list[dict[str, Any]] = []
+    for run in runs:
+        above = parent[run.run_id]
+        (roots if above is None else nodes[above]["children"]).append(nodes[run.run_id])
+
+    def top(run_id: str) -> str:
+        while (above := parent[run_id]) is not None:
+            run_id = above
+        return run_id
+
+    turns: dict[str, list[dict[str, str]]] = {}
+    for run, messages in transcript(runs):
+        turns.setdefault(top(run.run_id), []).extend(messages)
+    return {
+        "conversation_id": conversation_id,
+        "summary": _summary(conversation_id, runs),
+        "runs": roots,
+        "turns": [{"root_run_id": root, "messages": said} for root, said in turns.items()],
+    }
+
+
+def _summary(conversation_id: str, runs: Sequence[Run]) -> dict[str, Any]:
+    totals = {"input": 0, "output": 0, "total": 0}
+    for run in runs:
+        for key, value in (tokens(run.usage) or {}).items():
+            totals[key] += value
+    first_at = min(run.started_at for run in runs)
+    last_at = max(run.ended_at for run in runs)
+    return {
+        "conversation_id": conversation_id,
+        "user_id": next((r.user_id for r in runs if r.user_id), None),
+        "agent_id": next((r.agent_id for r in runs if r.agent_id), None),
+        "first_at": first_at.isoformat(),
+        "last_at": last_at.isoformat(),
+        "run_count": len(runs),
+        "llm_count": sum(run.kind is RunKind.LLM for run in runs),
+        "error_count": sum(run.status == "error" for run in runs),
+        "inferred": any(run.grouping in ("auto-matched", "auto-new") for run in runs),
+        "tokens": totals,
+    }

@@ -1,0 +1,118 @@
+// The conversation list: filters (user, agent, id, time), newest first, live.
+import { ago, badge, conversationHref, fmtDateTime, h, poll, refreshAges } from "./dom.js";
+
+const SINCE_CHOICES = [
+  ["", "Any time"],
+  ["15m", "Last 15 minutes"],
+  ["1h", "Last hour"],
+  ["24h", "Last 24 hours"],
+  ["7d", "Last 7 days"],
+];
+const FIELDS = ["user_id", "agent_id", "q", "since"];
+
+function field(name, label, placeholder, listId) {
+  return h("label", { class: "field" }, h("span", {}, label),
+    h("input", { name, type: "search", placeholder, list: listId, autocomplete: "off",
+      spellcheck: "false" }));
+}
+
+function sinceField() {
+  const select = h("select", { name: "since" },
+    SINCE_CHOICES.map(([value, text]) => h("option", { value }, text)));
+  return h("label", { class: "field" }, h("span", {}, "Active"), select);
+}
+
+function row(conv, fresh) {
+  const id = h("span", { class: "conv-id mono", title: conv.conversation_id }, conv.conversation_id);
+  return h("li", { class: fresh ? "conv-item fresh" : "conv-item" },
+    h("a", { class: "conv", href: conversationHref(conv.conversation_id) },
+      h("span", { class: "c-id" }, id,
+        conv.inferred ? badge("inferred", "inferred",
+          "Grouped automatically from the message history (no id was given)") : null),
+      h("span", { class: "c-user" }, h("span", { class: "label" }, "user "),
+        conv.user_id || "—"),
+      h("span", { class: "c-agent" }, h("span", { class: "label" }, "agent "),
+        conv.agent_id || "—"),
+      h("span", { class: "c-runs num", title: "runs" }, String(conv.run_count),
+        h("span", { class: "label" }, " runs")),
+      h("span", { class: "c-llm num", title: "LLM calls" }, String(conv.llm_count),
+        h("span", { class: "label" }, " LLM")),
+      h("span", { class: "c-last", title: "started " + fmtDateTime(conv.first_at) },
+        ago(conv.last_at))));
+}
+
+export function renderList(main) {
+  document.title = "Conversations · convtrack";
+  const form = h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
+    field("user_id", "User", "any user", "users"),
+    field("agent_id", "Agent", "any agent", "agents"),
+    field("q", "Conversation id", "contains…"),
+    sinceField(),
+    h("button", { type: "reset", class: "button" }, "Clear"));
+  const users = h("datalist", { id: "users" });
+  const agents = h("datalist", { id: "agents" });
+  const count = h("p", { class: "count muted", "aria-live": "polite" });
+  const head = h("div", { class: "conv-head-row", "aria-hidden": "true" },
+    ["Conversation", "User", "Agent", "Runs", "LLM", "Last activity"].map((t) => h("span", {}, t)));
+  const list = h("ul", { class: "convs", id: "conversations" });
+  main.replaceChildren(h("h1", {}, "Conversations"), form, users, agents, count, head, list);
+
+  const url = new URL(location.href);
+  for (const name of FIELDS) form.elements[name].value = url.searchParams.get(name) || "";
+
+  const seen = { users: new Set(), agents: new Set() };
+  let previous = null;
+  function onData(data, status) {
+    if (status !== 200) {
+      count.textContent = data && data.error ? data.error : `error ${status}`;
+      list.replaceChildren();
+      return;
+    }
+    document.getElementById("db").textContent = data.db || "";
+    const before = new Map((previous || []).map((c) => [c.conversation_id, c.last_at]));
+    list.replaceChildren(...data.conversations.map((c) =>
+      row(c, previous !== null && before.get(c.conversation_id) !== c.last_at)));
+    previous = data.conversations;
+    const n = data.conversations.length;
+    const filtered = FIELDS.some((name) => form.elements[name].value);
+    count.textContent = n === 0
+      ? (filtered ? "No conversation matches these filters." :
+        "No conversations yet: they appear here as your application records them.")
+      : `${n}${n === data.limit ? "+" : ""} conversation${n === 1 ? "" : "s"}` +
+        (filtered ? " match" + (n === 1 ? "es" : "") + " these filters" : "");
+    for (const c of data.conversations) {
+      if (c.user_id && !seen.users.has(c.user_id)) {
+        seen.users.add(c.user_id);
+        users.append(h("option", { value: c.user_id }));
+      }
+      if (c.agent_id && !seen.agents.has(c.agent_id)) {
+        seen.agents.add(c.agent_id);
+        agents.append(h("option", { value: c.agent_id }));
+      }
+    }
+  }
+
+  function query() {
+    const params = new URLSearchParams();
+    for (const name of FIELDS) {
+      const value = form.elements[name].value.trim();
+      if (value) params.set(name, value);
+    }
+    return params;
+  }
+  const poller = poll(() => "/api/conversations?" + query().toString(), onData);
+  let debounce = null;
+  function changed() {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      const params = query().toString();
+      history.replaceState(null, "", params ? "/?" + params : "/");
+      previous = null;
+      poller.refresh();
+    }, 250);
+  }
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  form.addEventListener("reset", () => setTimeout(changed, 0));
+  setInterval(() => refreshAges(list), 15000);
+}
