@@ -96,11 +96,13 @@ def nightly_summary(session: ChatSession) -> None:
         reset(token)
 
 
-def _optional_parts() -> list[Callable[[], list[str]]]:
+def _optional_parts(db_path: str) -> list[Callable[[], list[str]]]:
     """The demo's parts that use integrations; each returns [] when its integration is missing."""
     from ._demo_asgi import run_asgi_part
+    from ._demo_langchain import run_langchain_part
+    from ._demo_llm import run_llm_part
 
-    return [run_asgi_part]
+    return [run_asgi_part, lambda: run_llm_part(db_path), run_langchain_part]
 
 
 def run_demo(db_path: str) -> list[ConversationSummary]:
@@ -119,7 +121,7 @@ def run_demo(db_path: str) -> list[ConversationSummary]:
                         handle_turn(session, text, rng)
         nightly_summary(sessions[0])
         ids = {s.conversation_id for s in sessions}
-        for part in _optional_parts():
+        for part in _optional_parts(db_path):
             ids.update(part())
         _pipeline.flush(10.0)
         found = [s for s in sink.conversations(limit=None) if s.conversation_id in ids]

@@ -67,7 +67,7 @@ async def _browse() -> list[str]:
 
     app = ConversationMiddleware(chat_app, user_header_name="x-user-id")
     ids = []
-    for user in ("user-dana", "user-erin"):
+    for user in ("user-hana", "user-ivan"):
         # the first request carries no id: the middleware makes one and echoes it back
         headers = await _post(app, "hello", [(b"x-user-id", user.encode())])
         conversation_id = headers[b"x-conversation-id"]

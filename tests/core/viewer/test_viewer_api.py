@@ -25,7 +25,7 @@ async def test_list_is_the_demo_newest_first(client: httpx.AsyncClient, demo_db:
     body = response.json()
     assert body["db"] == "demo.db"
     assert [c["conversation_id"] for c in body["conversations"]] == demo_ids(demo_db)
-    first = body["conversations"][0]
+    first = next(c for c in body["conversations"] if c["user_id"] == "user-bob")
     assert set(first) == {
         "conversation_id",
         "user_id",

@@ -1,0 +1,6 @@
+"""What the LLM client integrations (convtrack-openai, convtrack-anthropic) share.
+
+`call`: one observed LLM call (decide its conversation, start and end its run);
+`stream`: proxies that end a streamed call's run when the stream is done;
+`remember`: remembering answered histories for automatic grouping.
+"""

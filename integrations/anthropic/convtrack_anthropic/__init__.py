@@ -1,0 +1,29 @@
+"""convtrack for the official Anthropic client: every `messages` call is a run.
+
+::
+
+    import convtrack
+    import convtrack_anthropic
+
+    convtrack.configure()
+    convtrack_anthropic.instrument()   # or: convtrack.instrument("anthropic")
+
+After ``instrument()``, ``client.messages.create/parse`` and the ``messages.stream()``
+helper (sync and async, streamed or not) record an ``llm`` run in the call's
+conversation: the convtrack context (``context``), else automatic grouping of the
+messages and the ``system`` prompt (``auto-matched``/``auto-new``).
+``metadata={"user_id": ...}`` is the run's user.
+"""
+
+from __future__ import annotations
+
+try:
+    import anthropic  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a test with anthropic hidden
+    raise ImportError(
+        "convtrack_anthropic needs the 'anthropic' package: pip install convtrack-anthropic"
+    ) from exc
+
+from convtrack_anthropic._instrument import instrument, uninstrument
+
+__all__ = ["instrument", "uninstrument"]

@@ -1,0 +1,30 @@
+"""convtrack for the official OpenAI client: every chat completion and response is a run.
+
+::
+
+    import convtrack
+    import convtrack_openai
+
+    convtrack.configure()
+    convtrack_openai.instrument()   # or: convtrack.instrument("openai")
+
+After ``instrument()``, ``client.chat.completions.create/parse/stream`` and
+``client.responses.create/parse/stream`` (sync and async, streamed or not) record an
+``llm`` run in the call's conversation: request ``metadata["conversation_id"]``
+(``explicit``), else the convtrack context, else automatic grouping of the messages
+(``auto-matched``/``auto-new``); for the Responses API, ``conversation`` and
+``previous_response_id`` say which conversation a call continues.
+"""
+
+from __future__ import annotations
+
+try:
+    import openai  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a test with openai hidden
+    raise ImportError(
+        "convtrack_openai needs the 'openai' package: pip install convtrack-openai"
+    ) from exc
+
+from convtrack_openai._instrument import instrument, uninstrument
+
+__all__ = ["instrument", "uninstrument"]
