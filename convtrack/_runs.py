@@ -177,6 +177,21 @@ class ActiveRun:
         if model is not None:
             self.model = model
 
+    def adopt(self, decision: Decision) -> None:
+        """Move this open run into a conversation decided after it started.
+
+        For a tree whose conversation is only known once a later run decides it (a LangChain
+        chain whose chat model is grouped automatically). User and agent are kept when set.
+        """
+        if self._ended_ns:
+            return
+        self.conversation_id = decision.conversation_id
+        self.grouping = decision.grouping
+        if self.user_id is None:
+            self.user_id = decision.user_id
+        if self.agent_id is None:
+            self.agent_id = decision.agent_id
+
     def end(
         self,
         *,

@@ -110,7 +110,7 @@ class RunTable:
             if tree.open is not None:
                 tree.open.add(entry)
             elif entry.run.conversation_id is None and tree.decision.conversation_id:
-                _apply(entry.run, tree.decision)  # the tree was adopted while this run started
+                entry.run.adopt(tree.decision)  # the tree was adopted while this run started
         if evicted is not None:
             report("langchain: too many open runs, the oldest are forgotten")
 
@@ -132,17 +132,7 @@ class RunTable:
                 return tree.decision
             shared = decision._replace(metadata=EMPTY_METADATA)  # branch_of is the call's own
             for entry in tree.open:
-                _apply(entry.run, shared)
+                entry.run.adopt(shared)
             tree.open = None
             tree.decision = shared
             return decision
-
-
-def _apply(run: ActiveRun, decision: Decision) -> None:
-    """Put an open run into the conversation its tree adopted."""
-    run.conversation_id = decision.conversation_id
-    run.grouping = decision.grouping
-    if run.user_id is None:
-        run.user_id = decision.user_id
-    if run.agent_id is None:
-        run.agent_id = decision.agent_id
