@@ -280,7 +280,13 @@ def _fields(message: object) -> Mapping[Any, Any] | None:
         if "role" in message or "content" in message or message.get("type") in _LANGCHAIN_TYPES:
             return message
         return None
-    if isinstance(getattr(message, "type", None), str) and hasattr(message, "additional_kwargs"):
+    # pydantic models (SDK objects, LangChain messages) declare their fields on the class:
+    # probing a missing attribute on an instance costs microseconds, a class lookup does not
+    declared = getattr(type(message), "model_fields", None)
+    if isinstance(declared, Mapping):
+        if "additional_kwargs" in declared and "type" in declared:
+            return _langchain_fields(message)
+    elif isinstance(getattr(message, "type", None), str) and hasattr(message, "additional_kwargs"):
         return _langchain_fields(message)
     dumped = dump_model(message)
     if dumped is not None and ("role" in dumped or "content" in dumped):
