@@ -27,7 +27,7 @@ import httpx2
 import openai
 from _timing import compare, report
 from convtrack_openai._instrument import _switch
-from convtrack_openai._stream import sync_wrapper
+from convtrack._llm.stream import sync_wrapper
 from openai.types.chat import ChatCompletion
 
 import convtrack
