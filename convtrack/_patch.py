@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -56,3 +57,39 @@ def is_patched(owner: Any, name: str) -> bool:
     """Whether convtrack's wrapper is on `owner.name`."""
     ours = _installed.get((id(owner), name))
     return ours is not None and _current(owner, name) is ours
+
+
+Target = tuple[str, str, str, Callable[..., Any]]  # (module, class, method, wrapt wrapper)
+
+
+class Patches:
+    """The methods one integration patches, applied and removed together.
+
+    Methods a library version does not have are skipped (and logged at debug level).
+    """
+
+    def __init__(self, library: str, targets: list[Target]) -> None:
+        self.library = library
+        self.targets = targets
+
+    def _owners(self) -> list[tuple[Any, str, Callable[..., Any]]]:
+        found = []
+        for module_name, class_name, method, wrapper in self.targets:
+            owner = getattr(importlib.import_module(module_name), class_name, None)
+            if owner is None or not callable(getattr(owner, method, None)):
+                logger.debug(
+                    "convtrack: %s has no %s.%s: not instrumented", self.library, class_name, method
+                )
+                continue
+            found.append((owner, method, wrapper))
+        return found
+
+    def apply(self) -> None:
+        """Patch every target (those patched already stay as they are)."""
+        for owner, method, wrapper in self._owners():
+            patch(owner, method, wrapper)
+
+    def remove(self) -> None:
+        """Undo `apply()`."""
+        for owner, method, _ in self._owners():
+            unpatch(owner, method)

@@ -10,8 +10,6 @@ call's arguments, its typed result or exception, and the stream object the calle
 
 from __future__ import annotations
 
-import importlib
-import logging
 import threading
 from typing import Any
 
@@ -29,12 +27,11 @@ from convtrack._llm.stream import (
     async_wrapper,
     sync_wrapper,
 )
-from convtrack._patch import patch, unpatch
+from convtrack._patch import Patches
 from convtrack._runs import ActiveRun
 
 from ._messages import MessagesEndpoint
 
-_logger = logging.getLogger("convtrack")
 _lock = threading.Lock()
 _switch = Switch()
 _endpoint = MessagesEndpoint()
@@ -147,22 +144,13 @@ _TARGETS: list[tuple[str, str, str, Wrapper]] = [
 ]
 
 
-def _owners() -> list[tuple[Any, str, Wrapper]]:
-    found = []
-    for module_name, class_name, method, wrapper in _TARGETS:
-        owner = getattr(importlib.import_module(module_name), class_name, None)
-        if owner is None or not callable(getattr(owner, method, None)):
-            _logger.debug("convtrack: anthropic has no %s.%s: not instrumented", class_name, method)
-            continue
-        found.append((owner, method, wrapper))
-    return found
+_patches = Patches("anthropic", _TARGETS)
 
 
 def instrument() -> None:
     """Record every Anthropic `messages` call (safe to call twice)."""
     with _lock:
-        for owner, method, wrapper in _owners():
-            patch(owner, method, wrapper)
+        _patches.apply()
         _switch.on = True
 
 
@@ -170,5 +158,4 @@ def uninstrument() -> None:
     """Undo `instrument()` (safe to call twice)."""
     with _lock:
         _switch.on = False
-        for owner, method, _ in _owners():
-            unpatch(owner, method)
+        _patches.remove()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
 import threading
 from typing import Any
 
@@ -18,12 +16,11 @@ from convtrack._llm.stream import (
     collecting,
     sync_wrapper,
 )
-from convtrack._patch import patch, unpatch
+from convtrack._patch import Patches
 
 from ._chat import ChatEndpoint
 from ._responses import ResponsesEndpoint
 
-_logger = logging.getLogger("convtrack")
 _lock = threading.Lock()
 _switch = Switch()
 
@@ -106,22 +103,13 @@ _TARGETS: list[tuple[str, str, str, Wrapper]] = [
 ]
 
 
-def _owners() -> list[tuple[Any, str, Wrapper]]:
-    found = []
-    for module_name, class_name, method, wrapper in _TARGETS:
-        owner = getattr(importlib.import_module(module_name), class_name, None)
-        if owner is None or not callable(getattr(owner, method, None)):
-            _logger.debug("convtrack: openai has no %s.%s: not instrumented", class_name, method)
-            continue
-        found.append((owner, method, wrapper))
-    return found
+_patches = Patches("openai", _TARGETS)
 
 
 def instrument() -> None:
     """Record every OpenAI chat completion and response call (safe to call twice)."""
     with _lock:
-        for owner, method, wrapper in _owners():
-            patch(owner, method, wrapper)
+        _patches.apply()
         _switch.on = True
 
 
@@ -129,5 +117,4 @@ def uninstrument() -> None:
     """Undo `instrument()` (safe to call twice)."""
     with _lock:
         _switch.on = False
-        for owner, method, _ in _owners():
-            unpatch(owner, method)
+        _patches.remove()
