@@ -113,6 +113,7 @@ class ActiveRun:
     __slots__ = (
         "_ended_ns",
         "_error",
+        "_held",
         "_outputs",
         "_started_ns",
         "_usage",
@@ -161,6 +162,7 @@ class ActiveRun:
         self._usage: Mapping[str, Any] | None = None
         self._error: str | None = None
         self._ended_ns = 0
+        self._held = False
         self._started_ns = time.time_ns()
 
     def set_input(self, value: Any) -> None:
@@ -183,8 +185,8 @@ class ActiveRun:
         For a tree whose conversation is only known once a later run decides it (a LangChain
         chain whose chat model is grouped automatically). User and agent are kept when set.
         """
-        if self._ended_ns:
-            return
+        if self._ended_ns and not self._held:
+            return  # emitted already
         self.conversation_id = decision.conversation_id
         self.grouping = decision.grouping
         if self.user_id is None:
@@ -200,8 +202,13 @@ class ActiveRun:
         usage: Mapping[str, Any] | None = None,
         model: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        hold: bool = False,
     ) -> None:
-        """Finish the run and emit it; later calls do nothing."""
+        """Finish the run and emit it; later calls do nothing.
+
+        With `hold`, the run is finished but kept back until `release()`, so that it can
+        still `adopt()` a conversation decided after it ended.
+        """
         if self._ended_ns:
             return
         self._ended_ns = time.time_ns()
@@ -215,6 +222,18 @@ class ActiveRun:
             self.model = model
         if metadata:
             self.metadata = {**self.metadata, **metadata}
+        if hold:
+            self._held = True
+            return
+        pipeline = _pipeline.current
+        if pipeline is not None:
+            pipeline.emit(self)
+
+    def release(self) -> None:
+        """Emit a run ended with `hold=True` (once; nothing for any other run)."""
+        if not self._held:
+            return
+        self._held = False
         pipeline = _pipeline.current
         if pipeline is not None:
             pipeline.emit(self)

@@ -192,3 +192,28 @@ def test_decorator_keeps_metadata() -> None:
     traced = ct.trace()(f)
     assert (traced.__name__, traced.__doc__) == ("f", "Doc.")
     assert inspect.signature(traced) == inspect.signature(f)
+
+
+def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
+    """end(hold=True) keeps a run back; adopt() still moves it; release() emits it once."""
+    from convtrack._resolve import Decision
+    from convtrack._runs import start_run
+
+    run = start_run("chain", "early-step", source="test")
+    assert run is not None
+    assert run.conversation_id is None
+    run.end(outputs=1, hold=True)
+    ct.flush()
+    assert memory_sink.runs == ()
+    run.adopt(Decision("late-conv", "u", None, "auto-new"))
+    run.release()
+    run.release()
+    run.adopt(Decision("too-late", None, None, "explicit"))  # emitted: no effect
+    ct.flush()
+    (emitted,) = memory_sink.runs
+    assert (emitted.conversation_id, emitted.user_id, emitted.grouping) == (
+        "late-conv",
+        "u",
+        "auto-new",
+    )
+    assert emitted.outputs == 1

@@ -47,7 +47,7 @@ def start(
     parent = None if parent_run_id is None else table.get(parent_run_id)
     if parent is None:  # a root (or a run whose parent this handler never saw)
         decision = root_decision(metadata, messages)
-        tree = Tree(decision)
+        tree = Tree(decision, run_id)
         parent_run = current_run()  # e.g. a convtrack step the chain runs in
     else:
         tree = parent.tree
@@ -85,13 +85,14 @@ def end(table: RunTable, run_id: UUID, outputs: Any, error: BaseException | None
     if entry is None:
         return
     if error is not None:
-        entry.run.end(error=error)
-        return
-    pipeline = _pipeline.current
-    if pipeline is not None and pipeline.capture_content:
-        entry.run.end(outputs=convert.plain(outputs))
+        entry.run.end(error=error, hold=True)
     else:
-        entry.run.end()
+        pipeline = _pipeline.current
+        if pipeline is not None and pipeline.capture_content:
+            entry.run.end(outputs=convert.plain(outputs), hold=True)
+        else:
+            entry.run.end(hold=True)
+    table.settle(run_id, entry)
 
 
 def end_llm(table: RunTable, run_id: UUID, response: LLMResult) -> None:
@@ -115,7 +116,9 @@ def end_llm(table: RunTable, run_id: UUID, response: LLMResult) -> None:
         usage=usage,
         model=model,
         metadata=_STREAMED if entry.streamed else None,
+        hold=True,
     )
+    table.settle(run_id, entry)
     if entry.messages is not None and answered is not None:
         decision = Decision(run.conversation_id, run.user_id, run.agent_id, run.grouping)
         remember(decision, [*entry.messages, answered])

@@ -4,7 +4,9 @@ Every run belongs to a tree (one LangChain invocation: a root run and its childr
 tree holds the conversation decided once, when its root started; children take it. A tree
 whose root found no id (no metadata id, no convtrack context) is *pending*: its first chat
 model call groups the conversation automatically from its messages, and the tree adopts
-that decision, including the runs of the tree still open at that moment.
+that decision, including the runs of the tree still open at that moment and those that
+ended before it: while a tree is pending, its ended children are held back (not emitted)
+and released once the tree decides or its root ends.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ ID_KEYS = ("conversation_id", "thread_id", "session_id")
 class Tree:
     """One LangChain invocation's conversation, shared by all its runs."""
 
-    __slots__ = ("decision", "open")
+    __slots__ = ("decision", "held", "open", "root_id")
 
-    def __init__(self, decision: Decision) -> None:
+    def __init__(self, decision: Decision, root_id: Any) -> None:
         self.decision = decision
-        # While no conversation is known: the tree's open runs, to adopt one when it is.
+        self.root_id = root_id
+        # While no conversation is known: the tree's open runs, to adopt one when it is,
+        # and its ended runs, held back until then.
         self.open: set[Entry] | None = set() if decision.conversation_id is None else None
+        self.held: list[ActiveRun] = []
 
 
 class Entry:
@@ -133,6 +138,35 @@ class RunTable:
             shared = decision._replace(metadata=EMPTY_METADATA)  # branch_of is the call's own
             for entry in tree.open:
                 entry.run.adopt(shared)
+            held, tree.held = tree.held, []
+            for run in held:
+                run.adopt(shared)
             tree.open = None
             tree.decision = shared
-            return decision
+        for run in held:
+            run.release()
+        return decision
+
+    def settle(self, run_id: Any, entry: Entry) -> None:
+        """After `entry.run.end(hold=True)`: keep it back while its tree is pending, else emit.
+
+        The root's end releases the whole pending tree (it will not decide any more).
+        """
+        release: list[ActiveRun] = [entry.run]
+        with self._lock:
+            tree = entry.tree
+            if tree.open is not None:
+                if run_id != tree.root_id:
+                    tree.held.append(entry.run)
+                    release = (
+                        tree.held[: -self.max_open_runs]
+                        if len(tree.held) > self.max_open_runs
+                        else []
+                    )
+                    del tree.held[: len(release)]
+                else:
+                    release += tree.held
+                    tree.held = []
+                    tree.open = None
+        for run in release:
+            run.release()

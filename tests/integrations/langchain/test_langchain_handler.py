@@ -148,6 +148,22 @@ def test_an_auto_grouped_chain_puts_its_root_and_later_runs_in_the_conversation(
     assert first.conversation_id == second.conversation_id
     models = [r for r in runs if r.kind.value == "llm"]
     assert [r.conversation_id for r in models] == [first.conversation_id] * 2
+    # runs that ended before the chat model decided (the prompt) were held back, then adopted
+    assert {r.conversation_id for r in runs} == {first.conversation_id}
+    assert len(runs) > 2 * len(models)
+    check_tree_integrity(runs)
+
+
+def test_a_pending_tree_that_never_decides_still_emits_every_run(
+    captured: CapturedRuns, handler: ConversationCallbackHandler
+) -> None:
+    """A chain with no id and no chat model: its held runs are emitted when the root ends."""
+    chain = RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x * 2)
+    assert chain.invoke(1, config(handler)) == 4
+    runs = captured.runs
+    assert len(runs) == 3
+    assert {r.conversation_id for r in runs} == {None}
+    assert handler.open_runs == 0
     check_tree_integrity(runs)
 
 
