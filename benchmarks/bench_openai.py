@@ -27,11 +27,11 @@ import httpx2
 import openai
 from _timing import compare, report
 from convtrack_openai._instrument import _switch
-from convtrack._llm.stream import sync_wrapper
 from openai.types.chat import ChatCompletion
 
 import convtrack
 from convtrack import Run
+from convtrack._llm.stream import sync_wrapper
 
 HISTORY: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful assistant."}]
 for _turn in range(3):
