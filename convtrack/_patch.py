@@ -66,11 +66,15 @@ class Patches:
     """The methods one integration patches, applied and removed together.
 
     Methods a library version does not have are skipped (and logged at debug level).
+    `switch`, when given, is any object with a bool `on`: turned on after patching and off
+    before unpatching, so wrappers a library still holds pass straight through once removed.
     """
 
-    def __init__(self, library: str, targets: list[Target]) -> None:
+    def __init__(self, library: str, targets: list[Target], switch: Any = None) -> None:
         self.library = library
         self.targets = targets
+        self.switch = switch
+        self._lock = threading.Lock()
 
     def _owners(self) -> list[tuple[Any, str, Callable[..., Any]]]:
         found = []
@@ -86,10 +90,16 @@ class Patches:
 
     def apply(self) -> None:
         """Patch every target (those patched already stay as they are)."""
-        for owner, method, wrapper in self._owners():
-            patch(owner, method, wrapper)
+        with self._lock:
+            for owner, method, wrapper in self._owners():
+                patch(owner, method, wrapper)
+            if self.switch is not None:
+                self.switch.on = True
 
     def remove(self) -> None:
         """Undo `apply()`."""
-        for owner, method, _ in self._owners():
-            unpatch(owner, method)
+        with self._lock:
+            if self.switch is not None:
+                self.switch.on = False
+            for owner, method, _ in self._owners():
+                unpatch(owner, method)

@@ -10,7 +10,6 @@ call's arguments, its typed result or exception, and the stream object the calle
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import wrapt
@@ -32,7 +31,6 @@ from convtrack._runs import ActiveRun
 
 from ._messages import MessagesEndpoint
 
-_lock = threading.Lock()
 _switch = Switch()
 _endpoint = MessagesEndpoint()
 
@@ -144,18 +142,14 @@ _TARGETS: list[tuple[str, str, str, Wrapper]] = [
 ]
 
 
-_patches = Patches("anthropic", _TARGETS)
+_patches = Patches("anthropic", _TARGETS, _switch)
 
 
 def instrument() -> None:
     """Record every Anthropic `messages` call (safe to call twice)."""
-    with _lock:
-        _patches.apply()
-        _switch.on = True
+    _patches.apply()
 
 
 def uninstrument() -> None:
     """Undo `instrument()` (safe to call twice)."""
-    with _lock:
-        _switch.on = False
-        _patches.remove()
+    _patches.remove()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import wrapt
@@ -21,7 +20,6 @@ from convtrack._patch import Patches
 from ._chat import ChatEndpoint
 from ._responses import ResponsesEndpoint
 
-_lock = threading.Lock()
 _switch = Switch()
 
 
@@ -103,18 +101,14 @@ _TARGETS: list[tuple[str, str, str, Wrapper]] = [
 ]
 
 
-_patches = Patches("openai", _TARGETS)
+_patches = Patches("openai", _TARGETS, _switch)
 
 
 def instrument() -> None:
     """Record every OpenAI chat completion and response call (safe to call twice)."""
-    with _lock:
-        _patches.apply()
-        _switch.on = True
+    _patches.apply()
 
 
 def uninstrument() -> None:
     """Undo `instrument()` (safe to call twice)."""
-    with _lock:
-        _switch.on = False
-        _patches.remove()
+    _patches.remove()
