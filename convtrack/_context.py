@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from uuid_utils import uuid7
 
-EMPTY_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+class ReadOnlyMetadata(dict[str, Any]):
+    """Metadata shared by conversations and runs: a dict that refuses changes.
+
+    Unlike `types.MappingProxyType` it pickles, copies and deep-copies (so `Run`s and
+    `Conversation`s go through `pickle`, `copy` and `dataclasses.asdict`), and JSON
+    encoders take it as the dict it is.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("convtrack metadata is read-only; merge it into a new dict instead")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+    def __copy__(self) -> ReadOnlyMetadata:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReadOnlyMetadata:
+        return type(self)(copy.deepcopy(dict(self), memo))
+
+
+EMPTY_METADATA: Mapping[str, Any] = ReadOnlyMetadata()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +88,26 @@ def make(
     return conv
 
 
-_ROOTS: dict[str, Conversation] = {}
+# str id -> Conversation(id); (id, user, agent) -> Conversation(id, user, agent)
+_ROOTS: dict[str | tuple[str, str | None, str | None], Conversation] = {}
 _ROOTS_MAX = 1024
 
 
-def root_conversation(conversation_id: str) -> Conversation:
-    """`Conversation(conversation_id)` with nothing inherited, memoised (it is immutable).
+def root_conversation(
+    conversation_id: str, user_id: str | None = None, agent_id: str | None = None
+) -> Conversation:
+    """`Conversation(conversation_id, user_id, agent_id)` with nothing inherited, memoised.
 
-    Entering a conversation by id is a hot path (every request of a chat app does it);
-    the memo is bounded and simply starts over when full.
+    Entering a conversation by id is a hot path (every request of a chat app does it) and the
+    object is immutable; the memo is bounded and simply starts over when full.
     """
-    conv = _ROOTS.get(conversation_id)
+    plain = user_id is None and agent_id is None
+    key = conversation_id if plain else (conversation_id, user_id, agent_id)
+    conv = _ROOTS.get(key)
     if conv is None:
         if len(_ROOTS) >= _ROOTS_MAX:
             _ROOTS.clear()
-        conv = _ROOTS[conversation_id] = make(conversation_id, None, None, EMPTY_METADATA)
+        conv = _ROOTS[key] = make(conversation_id, user_id, agent_id, EMPTY_METADATA)
     return conv
 
 
@@ -105,8 +137,8 @@ def merge_metadata(outer: Mapping[str, Any], inner: Mapping[str, Any] | None) ->
     if not isinstance(inner, Mapping):
         raise TypeError(f"metadata must be a mapping, got {type(inner).__name__}")
     if not outer:
-        return MappingProxyType(dict(inner))
-    return MappingProxyType({**outer, **inner})
+        return ReadOnlyMetadata(inner)
+    return ReadOnlyMetadata({**outer, **inner})
 
 
 def current() -> Conversation | None:

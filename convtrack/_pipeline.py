@@ -144,15 +144,17 @@ class Pipeline:
                 self.exported += n
 
     def _build(self, ended: list[ActiveRun]) -> list[Run]:
+        from ._runs import runs_of
+
         capture = self.capture_content
         try:
-            return [active.to_run(capture) for active in ended]
+            return runs_of(ended, capture)
         except Exception as exc:  # one bad run must not cost the batch
             report("building runs", exc)
             runs = []
             for active in ended:
                 try:
-                    runs.append(active.to_run(capture))
+                    runs.extend(runs_of([active], capture))
                 except Exception:
                     continue
             return runs

@@ -42,7 +42,10 @@ def inherited(parent: ActiveRun | None) -> Decision:
     """
     global _last_context
     if parent is not None and parent.conversation_id:
-        return Decision(parent.conversation_id, parent.user_id, parent.agent_id, parent.grouping)
+        decision = parent.decision
+        if decision.metadata:  # the parent's own extras (branch_of) are not inherited
+            return Decision(decision[0], decision[1], decision[2], decision[3])
+        return decision
     ctx = get_raw()
     if ctx is None:
         return NONE

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
 
 from uuid_utils import uuid7
 
@@ -65,15 +65,66 @@ class Run:
         """Wall time from start to end, in milliseconds."""
         return (self.ended_at - self.started_at).total_seconds() * 1000.0
 
+    if not TYPE_CHECKING:  # (a __getattr__ would make mypy accept any attribute name)
 
+        def __getattr__(self, name: str) -> Any:
+            # The pipeline builds Runs with their times as integer nanoseconds (`_start_ns`,
+            # `_end_ns`) and makes each datetime on first read: a sink that never reads
+            # them never pays for them. Every other attribute lookup fails as usual.
+            ns_key = _NS_KEYS.get(name)
+            if ns_key is not None:
+                fields = self.__dict__
+                ns = fields.get(ns_key)
+                if ns is not None:
+                    value = fields[name] = datetime_of_ns(ns)
+                    return value
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+_NS_KEYS = {"started_at": "_start_ns", "ended_at": "_end_ns"}
 _new = object.__new__
 _set_dict = Run.__dict__["__dict__"].__set__  # the frozen __init__ costs ~20 setattr calls
-_UTC = timezone.utc
-_from_ns = datetime.fromtimestamp
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_time_ns = time.time_ns
 
 
-def _dt(ns: int) -> datetime:
-    return _from_ns(ns / 1e9, _UTC)
+def datetime_of_ns(ns: int) -> datetime:
+    """The UTC datetime of `ns` nanoseconds since the epoch (exact to the microsecond)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def times_ns(run: Run) -> tuple[int, int]:
+    """A run's start and end as nanoseconds since the epoch, without making datetimes.
+
+    Exact for the runs the pipeline builds; from the datetimes (to the microsecond, naive
+    read as UTC) for Runs made any other way.
+    """
+    fields = run.__dict__
+    start, end = fields.get("_start_ns"), fields.get("_end_ns")
+    if start is not None and end is not None:
+        return start, end
+    return _ns_of(run.started_at), _ns_of(run.ended_at)
+
+
+def _ns_of(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - _EPOCH) // _MICROSECOND * 1000
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def nested_llm_run_ids(runs: Iterable[Run]) -> set[str]:
+    """The LLM runs made inside another LLM run: the same model call as their parent.
+
+    A LangChain chat model calling an instrumented SDK, or a traced `llm` step around one,
+    records the call twice, outer and inner; counting model calls and tokens, and showing a
+    transcript, takes the outer run only (its inner one for the tokens it lacks).
+    """
+    runs = list(runs)
+    llm_ids = {run.run_id for run in runs if run.kind is RunKind.LLM}
+    return {run.run_id for run in runs if run.kind is RunKind.LLM and run.parent_run_id in llm_ids}
 
 
 def format_error(exc: BaseException) -> str:
@@ -106,31 +157,21 @@ class ActiveRun:
     """A run being recorded: started now, emitted by `end()` (once).
 
     Integrations get one from `start_run()`; it also serves as the parent of runs
-    started while it is current (`activate()`). The frozen `Run` is built from it on
-    the dispatcher thread, so ending a run costs the application little.
+    started while it is current (`activate()`). Its attributes are the `Run`'s fields
+    under their `Run` names (times as nanoseconds), and a field left at the `Run`'s
+    default is not stored at all, so the frozen `Run` is one copy of the instance's
+    `__dict__`, made on the dispatcher thread: ending a run costs the application little.
     """
 
-    __slots__ = (
-        "_ended_ns",
-        "_error",
-        "_held",
-        "_outputs",
-        "_started_ns",
-        "_usage",
-        "agent_id",
-        "conversation_id",
-        "grouping",
-        "inputs",
-        "kind",
-        "metadata",
-        "model",
-        "name",
-        "parent_run_id",
-        "root_run_id",
-        "run_id",
-        "source",
-        "user_id",
-    )
+    # the Run's defaults (read here until set on the instance)
+    status: Status = "ok"
+    error: str | None = None
+    model: str | None = None
+    inputs: Any = None
+    outputs: Any = None
+    usage: Mapping[str, Any] | None = None
+    _end_ns = 0
+    _held = False
 
     def __init__(
         self,
@@ -144,10 +185,11 @@ class ActiveRun:
         metadata: Mapping[str, Any],
         run_id: str | None = None,
     ) -> None:
-        self.run_id = str(uuid7()) if run_id is None else run_id
+        # Always the same attributes in the same order (instances share one key table).
+        self.run_id = run_id = str(uuid7()) if run_id is None else run_id
         if parent is None:
-            self.parent_run_id = None
-            self.root_run_id = self.run_id
+            self.parent_run_id: str | None = None
+            self.root_run_id = run_id
         else:
             self.parent_run_id = parent.run_id
             self.root_run_id = parent.root_run_id
@@ -155,15 +197,13 @@ class ActiveRun:
         self.name = name
         self.source = source
         self.conversation_id, self.user_id, self.agent_id, self.grouping, _ = decision
-        self.inputs = inputs
-        self.model = model
+        self.decision = decision
         self.metadata = metadata
-        self._outputs: Any = None
-        self._usage: Mapping[str, Any] | None = None
-        self._error: str | None = None
-        self._ended_ns = 0
-        self._held = False
-        self._started_ns = time.time_ns()
+        self._start_ns = _time_ns()
+        if inputs is not None:
+            self.inputs = inputs
+        if model is not None:
+            self.model = model
 
     def set_input(self, value: Any) -> None:
         """Record what went into the run (an LLM run: `{"messages": [...]}`)."""
@@ -171,11 +211,11 @@ class ActiveRun:
 
     def set_output(self, value: Any) -> None:
         """Record what the run produced (used by `end()` unless it is given outputs)."""
-        self._outputs = value
+        self.outputs = value
 
     def set_usage(self, usage: Mapping[str, Any], *, model: str | None = None) -> None:
         """Record token usage (e.g. `{"input_tokens": 12, "output_tokens": 30}`) and the model."""
-        self._usage = usage
+        self.usage = usage
         if model is not None:
             self.model = model
 
@@ -185,7 +225,7 @@ class ActiveRun:
         For a tree whose conversation is only known once a later run decides it (a LangChain
         chain whose chat model is grouped automatically). User and agent are kept when set.
         """
-        if self._ended_ns and not self._held:
+        if self._end_ns and not self._held:
             return  # emitted already
         self.conversation_id = decision.conversation_id
         self.grouping = decision.grouping
@@ -193,6 +233,7 @@ class ActiveRun:
             self.user_id = decision.user_id
         if self.agent_id is None:
             self.agent_id = decision.agent_id
+        self.decision = Decision(self.conversation_id, self.user_id, self.agent_id, self.grouping)
 
     def end(
         self,
@@ -209,15 +250,16 @@ class ActiveRun:
         With `hold`, the run is finished but kept back until `release()`, so that it can
         still `adopt()` a conversation decided after it ended.
         """
-        if self._ended_ns:
+        if self._end_ns:
             return
-        self._ended_ns = time.time_ns()
+        self._end_ns = _time_ns()
         if outputs is not None:
-            self._outputs = outputs
+            self.outputs = outputs
         if error is not None:
-            self._error = error if isinstance(error, str) else format_error(error)
+            self.status = "error"
+            self.error = error if isinstance(error, str) else format_error(error)
         if usage is not None:
-            self._usage = usage
+            self.usage = usage
         if model is not None:
             self.model = model
         if metadata:
@@ -225,6 +267,17 @@ class ActiveRun:
         if hold:
             self._held = True
             return
+        pipeline = _pipeline.current
+        if pipeline is not None:
+            pipeline.emit(self)
+
+    def end_ok(self, outputs: Any = None) -> None:
+        """`end(outputs=outputs)` for the hot paths (trace steps, http requests)."""
+        if self._end_ns:
+            return
+        self._end_ns = _time_ns()
+        if outputs is not None:
+            self.outputs = outputs
         pipeline = _pipeline.current
         if pipeline is not None:
             pipeline.emit(self)
@@ -241,37 +294,11 @@ class ActiveRun:
     @property
     def ended(self) -> bool:
         """Whether `end()` was called."""
-        return self._ended_ns != 0
+        return self._end_ns != 0
 
     def to_run(self, capture_content: bool) -> Run:
         """The frozen Run of this ended run (built on the dispatcher thread)."""
-        run: Run = _new(Run)
-        error = self._error
-        _set_dict(
-            run,
-            {
-                "run_id": self.run_id,
-                "parent_run_id": self.parent_run_id,
-                "root_run_id": self.root_run_id,
-                "conversation_id": self.conversation_id,
-                "user_id": self.user_id,
-                "agent_id": self.agent_id,
-                "kind": self.kind,
-                "name": self.name,
-                "source": self.source,
-                "grouping": self.grouping,
-                "started_at": _dt(self._started_ns),
-                "ended_at": _dt(self._ended_ns),
-                "status": "ok" if error is None else "error",
-                "error": error,
-                "model": self.model,
-                "inputs": self.inputs if capture_content else None,
-                "outputs": self._outputs if capture_content else None,
-                "usage": self._usage,
-                "metadata": self.metadata,
-            },
-        )
-        return run
+        return runs_of([self], capture_content)[0]
 
     def activate(self) -> Token[ActiveRun | None]:
         """Make this run the parent of runs started from now on (pair with `deactivate`)."""
@@ -337,3 +364,36 @@ def start_run(
         meta,
         run_id,
     )
+
+
+def runs_of(ended: Iterable[ActiveRun], capture_content: bool) -> list[Run]:
+    """The frozen Runs of ended runs: each a copy of the ActiveRun's fields (see ActiveRun)."""
+    runs = []
+    for active in ended:
+        fields = active.__dict__.copy()
+        del fields["decision"]
+        if "_held" in fields:
+            del fields["_held"]
+        if not capture_content:
+            fields.pop("inputs", None)
+            fields.pop("outputs", None)
+        run: Run = _new(Run)
+        _set_dict(run, fields)
+        runs.append(run)
+    return runs
+
+
+def start_step(
+    kind: RunKind,
+    name: str,
+    source: str,
+    parent: ActiveRun | None,
+    inputs: Any,
+    metadata: Mapping[str, Any],
+) -> ActiveRun:
+    """`start_run()` for a run carrying no id of its own (the hot path of trace steps and
+    http requests): its conversation is its parent's, else the context's.
+
+    For callers that checked the pipeline is configured.
+    """
+    return ActiveRun(kind, name, source, parent, inherited(parent), inputs, None, metadata)

@@ -46,7 +46,7 @@ class conversation:
         'conv-42'
     """
 
-    __slots__ = ("_extras", "_id", "_more", "_token")
+    __slots__ = ("_extras", "_id", "_more", "_root", "_token")
 
     def __init__(
         self,
@@ -57,28 +57,33 @@ class conversation:
         metadata: Mapping[str, Any] | None = None,
         inherit: bool = False,
     ) -> None:
-        if type(conversation_id) is not str:
-            _check_id_source(conversation_id)
-        elif not conversation_id or conversation_id.isspace():
-            raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
         self._id = conversation_id
+        self._token: Token[Conversation | None] | None = None
+        self._more: list[tuple[Conversation, Token[Conversation | None]]] | None = None
+        self._root: Conversation | None = None  # entered as is when nothing encloses it
         if user_id is None and agent_id is None and metadata is None and not inherit:
             self._extras: _Extras | None = None  # the common case, kept cheap
+            if type(conversation_id) is str:
+                self._root = _ROOTS.get(conversation_id) or _checked_root(conversation_id)
+                return
         else:
             _check_extras(user_id, agent_id, metadata)
             self._extras = (user_id, agent_id, metadata, inherit)
-        self._token: Token[Conversation | None] | None = None
-        self._more: list[tuple[Conversation, Token[Conversation | None]]] | None = None
+        if type(conversation_id) is str:
+            _check_id(conversation_id)
+            if metadata is None and not inherit:  # `conversation(id, user_id=...)`
+                self._root = root_conversation(conversation_id, user_id, agent_id)
+        else:
+            _check_id_source(conversation_id)
 
     # -- context manager -------------------------------------------------------------
 
     def __enter__(self) -> Conversation:
-        cid = self._id
+        root = self._root
         # the hot path: `with conversation(id):` with nothing around it
-        if self._token is None and self._extras is None and type(cid) is str and get_raw() is None:
-            conv = _ROOTS.get(cid) or root_conversation(cid)
-            self._token = set_raw(conv)
-            return conv
+        if root is not None and self._token is None and get_raw() is None:
+            self._token = set_raw(root)
+            return root
         return self._enter()
 
     def _enter(self) -> Conversation:
@@ -105,6 +110,14 @@ class conversation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        token = self._token
+        if token is not None and not self._more:
+            self._token = None
+            reset_raw(token)
+            return
+        self._exit_slow()
+
+    def _exit_slow(self) -> None:
         more = self._more
         if more:
             now = get_raw()
@@ -233,6 +246,17 @@ def _wrap(
             reset_raw(token)
 
     return functools.wraps(fn)(wrapper)
+
+
+def _check_id(value: str) -> None:
+    if not value or value.isspace():
+        raise ValueError(f"conversation_id must be a non-empty string, got {value!r}")
+
+
+def _checked_root(conversation_id: str) -> Conversation:
+    """The memoised root conversation for an id not seen yet, once the id is checked."""
+    _check_id(conversation_id)
+    return root_conversation(conversation_id)
 
 
 def _check_id_source(value: object) -> None:

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from . import _pipeline
+from ._context import EMPTY_METADATA, ReadOnlyMetadata
 from ._generators import Hooks, wrap_async_generator, wrap_generator
 from ._guard import report
 from ._runs import (
@@ -21,6 +22,7 @@ from ._runs import (
     reset_current_run,
     set_current_run,
     start_run,
+    start_step,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,15 +128,14 @@ class trace:
         kind = self._kind
         metadata = self._metadata
 
-        def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveRun | None:
-            pipeline = _pipeline.current
-            if pipeline is None:
-                return None
+        meta = EMPTY_METADATA if metadata is None else ReadOnlyMetadata(metadata)
+
+        def start(
+            pipeline: _pipeline.Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> ActiveRun | None:
             try:
-                inputs = None
-                if pipeline.capture_content and (args or kwargs):
-                    inputs = _inputs(args, kwargs)
-                return start_run(kind, name, source="trace", inputs=inputs, metadata=metadata)
+                inputs = _inputs(args, kwargs) if pipeline.capture_content else None
+                return start_step(kind, name, "trace", current_run(), inputs, meta)
             except Exception as exc:
                 report("trace (start)", exc)
                 return None
@@ -142,7 +143,8 @@ class trace:
         if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
 
             def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hooks:
-                run = start(args, kwargs)
+                pipeline = _pipeline.current
+                run = None if pipeline is None else start(pipeline, args, kwargs)
                 return _NO_HOOKS if run is None else _run_hooks(run)
 
             wrap = wrap_async_generator if inspect.isasyncgenfunction(fn) else wrap_generator
@@ -150,7 +152,10 @@ class trace:
         if inspect.iscoroutinefunction(fn):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                run = start(args, kwargs)
+                pipeline = _pipeline.current
+                if pipeline is None:
+                    return await fn(*args, **kwargs)
+                run = start(pipeline, args, kwargs)
                 if run is None:
                     return await fn(*args, **kwargs)
                 token = set_current_run(run)
@@ -161,15 +166,16 @@ class trace:
                     raise
                 finally:
                     reset_current_run(token)
-                run.end(outputs=result)
+                run.end_ok(result)
                 return result
 
             return cast(F, functools.wraps(fn)(async_wrapper))
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _pipeline.current is None:
+            pipeline = _pipeline.current
+            if pipeline is None:
                 return fn(*args, **kwargs)
-            run = start(args, kwargs)
+            run = start(pipeline, args, kwargs)
             if run is None:
                 return fn(*args, **kwargs)
             token = set_current_run(run)
@@ -180,7 +186,7 @@ class trace:
                 raise
             finally:
                 reset_current_run(token)
-            run.end(outputs=result)
+            run.end_ok(result)
             return result
 
         return cast(F, functools.wraps(fn)(wrapper))

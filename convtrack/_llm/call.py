@@ -82,15 +82,23 @@ class Endpoint:
 class LLMCall:
     """A call being recorded: its endpoint, request, conversation decision and run."""
 
-    __slots__ = ("decision", "endpoint", "request", "run")
+    __slots__ = ("decision", "endpoint", "nested", "request", "run")
 
     def __init__(
-        self, endpoint: Endpoint, request: Request, decision: Decision, run: ActiveRun
+        self,
+        endpoint: Endpoint,
+        request: Request,
+        decision: Decision,
+        run: ActiveRun,
+        nested: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.request = request
         self.decision = decision
         self.run = run
+        # Made inside another LLM run (a LangChain chat model's, a traced `llm` step's): the
+        # same model call, in its conversation; the outer run's integration remembers it.
+        self.nested = nested
 
     def end(
         self, answer: Answer | None, *, error: BaseException | None = None, incomplete: bool = False
@@ -111,7 +119,7 @@ class LLMCall:
             model=answer.model,
             metadata=metadata,
         )
-        if error is not None or answer.error is not None:
+        if error is not None or answer.error is not None or self.nested:
             return []
         return self.endpoint.memories(self.request, answer)
 
@@ -143,6 +151,9 @@ class LLMCall:
         return []
 
 
+_LLM = RunKind.LLM
+
+
 def capturing() -> bool:
     """Whether runs record inputs and outputs now."""
     pipeline = _pipeline.current
@@ -156,15 +167,16 @@ def begin(
     try:
         drain_deferred()
         request = endpoint.request(kwargs, stream)
+        parent = current_run()
         decision = decide(
-            parent=current_run(),
+            parent=parent,
             conversation_id=request.conversation_id,
             user_id=request.user_id,
             agent_id=request.agent_id,
             messages=request.messages,
             system=request.system,
         )
-        return _start(endpoint, request, decision, kwargs)
+        return _start(endpoint, request, decision, kwargs, parent)
     except Exception as exc:
         report(f"{endpoint.source}: starting a run", exc)
         return None
@@ -177,22 +189,27 @@ async def abegin(
     try:
         await adrain_deferred()
         request = endpoint.request(kwargs, stream)
+        parent = current_run()
         decision = await adecide(
-            parent=current_run(),
+            parent=parent,
             conversation_id=request.conversation_id,
             user_id=request.user_id,
             agent_id=request.agent_id,
             messages=request.messages,
             system=request.system,
         )
-        return _start(endpoint, request, decision, kwargs)
+        return _start(endpoint, request, decision, kwargs, parent)
     except Exception as exc:
         report(f"{endpoint.source}: starting a run", exc)
         return None
 
 
 def _start(
-    endpoint: Endpoint, request: Request, decision: Decision, kwargs: Mapping[str, Any]
+    endpoint: Endpoint,
+    request: Request,
+    decision: Decision,
+    kwargs: Mapping[str, Any],
+    parent: ActiveRun | None,
 ) -> LLMCall | None:
     inputs = endpoint.inputs(request, kwargs) if capturing() else None
     run = start_run(
@@ -203,8 +220,14 @@ def _start(
         inputs=inputs,
         model=request.model,
         metadata=_STREAM_META if request.stream else None,
+        parent=parent,
     )
-    return None if run is None else LLMCall(endpoint, request, decision, run)
+    if run is None:
+        return None
+    # inside an LLM run that decided its conversation (a LangChain chat model's), the outer
+    # run's integration remembers the turn
+    nested = parent is not None and parent.kind is _LLM and parent.conversation_id is not None
+    return LLMCall(endpoint, request, decision, run, nested)
 
 
 # -- plain data for inputs and outputs ----------------------------------------------------

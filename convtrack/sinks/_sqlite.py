@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._json import dumps, loads
-from .._runs import Run, RunKind
+from .._runs import Run, RunKind, datetime_of_ns, times_ns
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -73,7 +73,7 @@ def _micros(dt: datetime) -> int:
 
 
 def _from_micros(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, _UTC)
+    return datetime_of_ns(us * 1000)
 
 
 def _json_or_null(value: Any) -> str | None:
@@ -81,6 +81,7 @@ def _json_or_null(value: Any) -> str | None:
 
 
 def _row(run: Run) -> tuple[Any, ...]:
+    start_ns, end_ns = times_ns(run)
     return (
         run.run_id,
         run.parent_run_id,
@@ -92,8 +93,8 @@ def _row(run: Run) -> tuple[Any, ...]:
         run.name,
         run.source,
         run.grouping,
-        _micros(run.started_at),
-        _micros(run.ended_at),
+        start_ns // 1000,
+        end_ns // 1000,
         run.status,
         run.error,
         run.model,
@@ -248,9 +249,11 @@ class SQLiteSink:
         sql = (
             "SELECT conversation_id, MAX(user_id) AS user_id, MAX(agent_id) AS agent_id,"
             " MIN(started_at) AS first_at, MAX(ended_at) AS last_at, COUNT(*) AS run_count,"
-            " SUM(kind = 'llm') AS llm_count,"
+            # an LLM run inside an LLM run is the same model call (see nested_llm_run_ids)
+            " SUM(kind = 'llm' AND NOT EXISTS (SELECT 1 FROM runs AS p"
+            " WHERE p.run_id = r.parent_run_id AND p.kind = 'llm')) AS llm_count,"
             " MAX(grouping IN ('auto-matched', 'auto-new')) AS inferred"
-            f" FROM runs WHERE {' AND '.join(where)} GROUP BY conversation_id {having}"
+            f" FROM runs AS r WHERE {' AND '.join(where)} GROUP BY conversation_id {having}"
             " ORDER BY last_at DESC, conversation_id"
         )
         if limit is not None:

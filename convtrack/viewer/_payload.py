@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._runs import Run, RunKind
+from .._runs import Run, RunKind, nested_llm_run_ids
 from .._serialize import run_to_dict
 from ..sinks import ConversationSummary
 from ._transcript import transcript
@@ -128,7 +128,11 @@ def conversation_payload(conversation_id: str, runs: Sequence[Run]) -> dict[str,
 
 def _summary(conversation_id: str, runs: Sequence[Run]) -> dict[str, Any]:
     totals = {"input": 0, "output": 0, "total": 0}
+    nested = nested_llm_run_ids(runs)
+    counted = {run.run_id for run in runs if run.run_id not in nested and tokens(run.usage)}
     for run in runs:
+        if run.run_id in nested and run.parent_run_id in counted:
+            continue  # the outer run of the same model call has its tokens
         for key, value in (tokens(run.usage) or {}).items():
             totals[key] += value
     first_at = min(run.started_at for run in runs)
@@ -140,7 +144,7 @@ def _summary(conversation_id: str, runs: Sequence[Run]) -> dict[str, Any]:
         "first_at": first_at.isoformat(),
         "last_at": last_at.isoformat(),
         "run_count": len(runs),
-        "llm_count": sum(run.kind is RunKind.LLM for run in runs),
+        "llm_count": sum(run.kind is RunKind.LLM for run in runs) - len(nested),
         "error_count": sum(run.status == "error" for run in runs),
         "inferred": any(run.grouping in ("auto-matched", "auto-new") for run in runs),
         "tokens": totals,

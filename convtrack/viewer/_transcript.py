@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._json import dumps
-from .._runs import Run, RunKind
+from .._runs import Run, RunKind, nested_llm_run_ids
 
 Message = dict[str, str]
 
@@ -31,8 +31,10 @@ def transcript(runs: Iterable[Run]) -> list[tuple[Run, list[Message]]]:
     turns: list[tuple[Run, list[Message]]] = []
     history: list[Any] | None = None
     last_system: str | None = None
+    runs = list(runs)
+    nested = nested_llm_run_ids(runs)  # the same model calls as their outer LLM runs
     for run in runs:
-        if run.kind is not RunKind.LLM:
+        if run.kind is not RunKind.LLM or run.run_id in nested:
             continue
         said: list[tuple[str, str]] = []
         messages, system = _input_messages(run.inputs)

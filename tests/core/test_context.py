@@ -207,3 +207,19 @@ def test_conversation_is_frozen_and_hashable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         conv.conversation_id = "b"  # type: ignore[misc]
     assert {conv: 1}[ct.Conversation("a", "u", None, {"k": 1})] == 1
+
+
+def test_conversations_with_metadata_pickle_copy_and_convert() -> None:
+    """Read-only metadata still pickles, deep-copies and goes through dataclasses.asdict."""
+    import copy
+    import dataclasses
+    import pickle
+
+    with ct.conversation("a", metadata={"tags": ["x"]}) as conv:
+        assert pickle.loads(pickle.dumps(conv)) == conv
+        assert dataclasses.asdict(conv)["metadata"] == {"tags": ["x"]}
+        deep = copy.deepcopy(conv)
+        assert deep.metadata == conv.metadata
+        assert deep.metadata["tags"] is not conv.metadata["tags"]
+        with pytest.raises(TypeError, match="read-only"):
+            deep.metadata.update(z=1)  # type: ignore[attr-defined]

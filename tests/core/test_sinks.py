@@ -11,11 +11,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from uuid_utils import uuid7
 
 import convtrack as ct
 from convtrack import Run, RunKind
 from convtrack._serialize import run_from_dict, run_to_dict
-from convtrack.sinks import DatabaseError
+from convtrack.sinks import DatabaseError, SQLiteSink
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -237,3 +238,35 @@ def test_huge_integers_stored_as_text(store: ct.SQLiteSink) -> None:
     (back,) = store.runs("c1")
     assert back.inputs == {"big": str(2**80), "neg": str(-(2**70))}
     assert back.outputs == str(2**65)
+
+
+def test_sqlite_counts_an_llm_run_inside_an_llm_run_once(tmp_path: Path) -> None:
+    """`llm_count` counts model calls: an SDK call inside a chat model's run is the same call."""
+    sink = SQLiteSink(tmp_path / "nested.db")
+    outer = _nested_run("llm", None)
+    inner = _nested_run("llm", outer)
+    step = _nested_run("function", None)
+    sdk_in_step = _nested_run("llm", step)
+    sink.export([inner, outer, sdk_in_step, step])
+    (summary,) = sink.conversations()
+    assert (summary.run_count, summary.llm_count) == (4, 2)
+    sink.close()
+
+
+def _nested_run(kind: str, parent: Run | None) -> Run:
+    run_id = str(uuid7())
+    now = datetime.now(timezone.utc)
+    return Run(
+        run_id=run_id,
+        parent_run_id=None if parent is None else parent.run_id,
+        root_run_id=run_id if parent is None else parent.root_run_id,
+        conversation_id="conv-nested",
+        user_id=None,
+        agent_id=None,
+        kind=RunKind(kind),
+        name=kind,
+        source="test",
+        grouping="context",
+        started_at=now,
+        ended_at=now,
+    )

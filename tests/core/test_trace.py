@@ -9,6 +9,7 @@ import pytest
 
 import convtrack as ct
 from convtrack import RunKind
+from convtrack.testing import capture_runs
 
 
 def test_not_configured_records_nothing_and_returns_value() -> None:
@@ -217,3 +218,49 @@ def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
         "auto-new",
     )
     assert emitted.outputs == 1
+
+
+def test_an_active_run_reads_the_run_defaults_until_set() -> None:
+    """ActiveRun mirrors Run's defaults (a Run is a copy of its fields): they must not drift."""
+    from dataclasses import MISSING, fields
+
+    from convtrack._runs import ActiveRun
+
+    for f in fields(ct.Run):
+        if f.default is not MISSING:
+            assert getattr(ActiveRun, f.name) == f.default, f.name
+
+
+def test_pipeline_runs_behave_as_dataclasses_with_exact_times() -> None:
+    """A pipeline-built Run (times made on first read) equals, copies, pickles and reports its
+    times like a Run built by hand."""
+    import dataclasses
+    import pickle
+    from datetime import datetime, timedelta, timezone
+
+    from convtrack._runs import times_ns
+
+    with capture_runs() as sink:
+
+        @ct.trace()
+        def step(x: int) -> int:
+            return x
+
+        step(1)
+    (run,) = sink.runs
+    start_ns, end_ns = times_ns(run)
+    assert run.started_at.tzinfo is timezone.utc
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert run.started_at == epoch + timedelta(microseconds=start_ns // 1000)
+    assert run.started_at <= run.ended_at
+    assert run.duration_ms == pytest.approx((end_ns // 1000 - start_ns // 1000) / 1000)
+    by_hand = ct.Run(**{f.name: getattr(run, f.name) for f in dataclasses.fields(ct.Run)})
+    assert by_hand == run
+    assert times_ns(by_hand) == (start_ns // 1000 * 1000, end_ns // 1000 * 1000)
+    assert pickle.loads(pickle.dumps(run)) == run
+    assert dataclasses.replace(run, name="other").started_at == run.started_at
+    assert dataclasses.asdict(run)["ended_at"] == run.ended_at
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        run.nope  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.name = "x"  # type: ignore[misc]

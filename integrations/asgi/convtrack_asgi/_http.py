@@ -129,11 +129,11 @@ def from_query(scope: Scope, key: bytes) -> bytes | None:
 def add_header(message: Message, name: bytes, value: bytes) -> None:
     """Append `name: value` to the message's headers unless it has that header already."""
     headers: Iterable[tuple[bytes, bytes]] = message.get("headers") or ()
-    if not isinstance(headers, (list, tuple)):
+    if type(headers) is not list and type(headers) is not tuple:
         headers = list(headers)  # any iterable: read it once only
     size = len(name)
     for key, _ in headers:
-        if len(key) == size and key.lower() == name:
+        if len(key) == size and (key == name or key.lower() == name):  # lenient about case
             return
     message["headers"] = [*headers, (name, value)]
 

@@ -19,7 +19,7 @@ from convtrack._context import (
     set_raw,
 )
 from convtrack._guard import report
-from convtrack._runs import ActiveRun, RunKind, start_run
+from convtrack._runs import ActiveRun, RunKind, start_step
 
 from ._http import (
     ALLOWED,
@@ -45,6 +45,20 @@ from ._http import header_name as _name
 logger = logging.getLogger("convtrack.asgi")
 
 _CONNECTIONS = frozenset({"http", "websocket"})
+# Ids clients sent that passed the default rule, with their root Conversation: a chat's
+# requests repeat its id, and a lookup is cheaper than checking and decoding it again.
+_KNOWN: dict[bytes, Conversation] = {}
+_KNOWN_MAX = 4096
+
+
+def _remember(raw: bytes, cid: str) -> Conversation:
+    """Memoise a valid id's root Conversation (the memo starts over when full)."""
+    if len(_KNOWN) >= _KNOWN_MAX:
+        _KNOWN.clear()
+    conv = _KNOWN[raw] = root_conversation(cid)
+    return conv
+
+
 _HTTP = RunKind.HTTP
 
 
@@ -136,16 +150,20 @@ class ConversationMiddleware:
             raw = from_query(scope, query)
         app = self.app
         cid: str | None = None
+        known: Conversation | None = None
         echoed = raw
         rejected = False
         if raw is not None:
-            if (
+            if validator is None and (known := _KNOWN.get(raw)) is not None:
+                cid = known.conversation_id  # an id this process accepted before
+            elif (
                 validator is None
                 and len(raw) <= MAX_LENGTH
                 and raw
                 and not raw.translate(None, ALLOWED)  # measured faster than a regex
             ):
                 cid = raw.decode("ascii")
+                known = _remember(raw, cid)
             else:
                 cid = accept(raw, validator)
                 if cid is None:
@@ -162,8 +180,8 @@ class ConversationMiddleware:
             conv = outer
         elif outer is None:
             conv = (
-                root_conversation(cid)  # memoised: a chat's requests repeat its id
-                if user is None and cid is not None and echoed is raw
+                known
+                if known is not None and user is None
                 else make(cid or "", user, None, EMPTY_METADATA)
             )
         else:
@@ -230,9 +248,8 @@ class ConversationMiddleware:
         token = set_raw(conv) if conv is not get_raw() else None
         try:
             try:  # the request's run is a root; the core decides its conversation (the context)
-                run = start_run(_HTTP, "", source="asgi", parent=None)
-                if run is not None:
-                    run_token = run.activate()
+                run = start_step(_HTTP, "", "asgi", None, None, EMPTY_METADATA)
+                run_token = run.activate()
             except Exception as exc:
                 report("asgi (starting the http run)", exc)
             await app(scope, receive, send_recording)
@@ -280,7 +297,7 @@ class ConversationMiddleware:
             elif status >= 500:
                 run.end(error=f"HTTP {status}")
             else:
-                run.end()
+                run.end_ok()
         except Exception as exc:
             report("asgi (ending the http run)", exc)
 

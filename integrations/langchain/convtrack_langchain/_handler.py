@@ -13,11 +13,11 @@ from langchain_core.outputs import LLMResult
 
 from convtrack import _pipeline
 from convtrack._guard import report
-from convtrack._runs import RunKind
+from convtrack._runs import ActiveRun, RunKind
 
 from . import _convert as convert
 from ._recorder import end, end_llm, start
-from ._state import RunTable
+from ._state import RunTable, nest_model_calls
 
 
 class ConversationCallbackHandler(BaseCallbackHandler):
@@ -26,7 +26,9 @@ class ConversationCallbackHandler(BaseCallbackHandler):
     Pass it in a run's config (``chain.invoke(x, config={"callbacks": [handler]})``), or call
     `convtrack_langchain.instrument()` to have every run observed without passing it.
 
-    Runs keep LangChain's run ids and parents. Each invocation's conversation is decided once,
+    Runs keep LangChain's run ids and parents. While a chat model runs, its run is convtrack's
+    current run: an instrumented SDK call the model makes (``ChatOpenAI`` calling ``openai``)
+    is recorded as its child, in its conversation. Each invocation's conversation is decided once,
     when its root run starts: run metadata ``conversation_id``, ``thread_id`` or
     ``session_id`` (``explicit``), else the convtrack conversation current then
     (``context``), else the chat model's messages (automatic grouping); children take it.
@@ -50,6 +52,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         super().__init__()
         self.run_inline = run_inline
         self._table = RunTable(max_open_runs)
+        nest_model_calls()
 
     @property
     def open_runs(self) -> int:
@@ -65,6 +68,11 @@ class ConversationCallbackHandler(BaseCallbackHandler):
     def ignore_custom_event(self) -> bool:
         """Custom events are not runs: not observed."""
         return True
+
+    def _open_run(self, run_id: UUID) -> ActiveRun | None:
+        """The convtrack run of an open LangChain run (None when unknown or forgotten)."""
+        entry = self._table.get(run_id)
+        return None if entry is None else entry.run
 
     def __copy__(self) -> ConversationCallbackHandler:
         return self  # one handler, one table of open runs, however configs are copied
@@ -119,6 +127,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         pipeline = _pipeline.current
         if pipeline is None:
             return
+        nest_model_calls()  # again, if `uninstrument()` undid it while this handler is in use
         try:
             request = messages[0] if messages else []
             start(

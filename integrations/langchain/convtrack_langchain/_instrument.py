@@ -15,6 +15,9 @@ Two pieces, both undone by `uninstrument()`:
   langchain-core >= 1.0 passes to LangSmith only, and LangGraph copies into metadata
   itself), else the current convtrack conversation's id as `conversation_id` and
   `thread_id`. A configure hook cannot do this: it only adds handlers.
+
+And the chat model wrappers of `_nest` (any `ConversationCallbackHandler` puts them in place
+too), so that the SDK calls a chat model makes nest under its run; `uninstrument()` removes them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from convtrack._context import get_raw
 from convtrack._guard import report
 from convtrack._patch import patch, unpatch
 
+from . import _nest
 from ._handler import ConversationCallbackHandler
 from ._state import ID_KEYS
 
@@ -58,14 +62,19 @@ def instrument() -> None:
         )
         _hook = next(e for e in tracer_context._configure_hooks if e[0] is var)
         _handler = handler
+        _nest.enable()
         patch(CallbackManager, "configure", _configure)
         patch(AsyncCallbackManager, "configure", _configure)
 
 
 def uninstrument() -> None:
-    """Undo `instrument()`: no handler is added to new runs, no metadata. Safe to call twice."""
+    """Undo `instrument()`: no handler is added to new runs, no metadata. Safe to call twice.
+
+    Also unwraps chat models (a `ConversationCallbackHandler` still in use wraps them again).
+    """
     global _hook, _handler
     with _lock:
+        _nest.disable()
         if _hook is None:
             return
         unpatch(CallbackManager, "configure")

@@ -6,7 +6,6 @@ Each function may raise; the handler's callbacks catch and report, so nothing re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +13,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
 from convtrack import _pipeline
+from convtrack._context import ReadOnlyMetadata
 from convtrack._guard import report
 from convtrack._resolve import Decision, decide, remember
 from convtrack._runs import RunKind, current_run, start_run
@@ -22,7 +22,7 @@ from . import _convert as convert
 from ._state import Entry, RunTable, Tree, root_decision
 
 SOURCE = "langchain"
-_STREAMED: Mapping[str, Any] = MappingProxyType({"stream": True})
+_STREAMED: Mapping[str, Any] = ReadOnlyMetadata({"stream": True})
 
 
 def start(

@@ -7,6 +7,8 @@ model call groups the conversation automatically from its messages, and the tree
 that decision, including the runs of the tree still open at that moment and those that
 ended before it: while a tree is pending, its ended children are held back (not emitted)
 and released once the tree decides or its root ends.
+
+Also here, for the handler and `_nest` alike: `nesting`, whether chat model calls are wrapped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,31 @@ from convtrack._context import EMPTY_METADATA, get_raw
 from convtrack._guard import report
 from convtrack._resolve import Decision, decide
 from convtrack._runs import ActiveRun, current_run
+
+
+class Switch:
+    """Whether chat model calls are wrapped so that their run is current (see `_nest`).
+
+    Off, a wrapper a caller still holds passes straight through.
+    """
+
+    on = False
+
+
+nesting = Switch()
+
+
+def nest_model_calls() -> None:
+    """Have chat model calls run with their run current (see `_nest`), if not done already."""
+    if nesting.on:
+        return
+    try:
+        from ._nest import enable
+
+        enable()
+    except Exception as exc:
+        report("langchain: wrapping chat models", exc)
+
 
 # Run metadata keys that name the conversation, in order of precedence.
 ID_KEYS = ("conversation_id", "thread_id", "session_id")

@@ -228,3 +228,30 @@ def test_any_json_makes_a_payload(specs: list[tuple[Any, Any, RunKind]]) -> None
     json.dumps(payload)
     for turn in payload["turns"]:
         assert all(isinstance(m["text"], str) for m in turn["messages"])
+
+
+def _nested_model_call(usage_outer: Any) -> list[Run]:
+    """A LangChain-style chat model run with the SDK call it made inside it (same messages)."""
+    history = [{"role": "user", "content": "hi"}]
+    outer = chat_run("c", history, "hello", started_at=at(0), usage=usage_outer)
+    inner = chat_run(
+        "c",
+        history,
+        "hello",
+        parent=outer,
+        started_at=at(0.1),
+        usage={"input_tokens": 3, "output_tokens": 4},
+    )
+    return [outer, inner]
+
+
+@pytest.mark.parametrize("outer_usage", [{"input_tokens": 3, "output_tokens": 4}, None])
+def test_an_llm_run_inside_an_llm_run_is_one_model_call(outer_usage: Any) -> None:
+    """The SDK call inside a chat model's run counts once: one LLM call, its tokens once (the
+    inner run's when the outer has none), one transcript turn."""
+    runs = _nested_model_call(outer_usage)
+    summary = conversation_payload("c", runs)["summary"]
+    assert summary["llm_count"] == 1
+    assert summary["run_count"] == 2
+    assert summary["tokens"] == {"input": 3, "output": 4, "total": 7}
+    assert said(runs) == [[("user", "hi"), ("assistant", "hello")]]

@@ -12,6 +12,8 @@ from openai_support import MODEL, Chat, llm_runs
 
 import convtrack
 from convtrack import _resolve
+from convtrack._runs import ActiveRun, start_run
+from convtrack.grouping import ConversationGrouper
 
 
 async def test_three_turns_with_no_ids_land_in_one_conversation(
@@ -284,3 +286,60 @@ def test_resolve_is_the_one_decision_point(
     )
     assert seen[0]["agent_id"] == "a"
     assert seen[0]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def remembered(sink: convtrack.MemorySink) -> list[str]:
+    """Conversations the grouper is asked to remember, in order."""
+    calls: list[str] = []
+    grouper = ConversationGrouper(secret="s")
+    original = grouper.remember
+
+    def counting(history: Any, conversation_id: str, **kwargs: Any) -> None:
+        calls.append(conversation_id)
+        original(history, conversation_id, **kwargs)
+
+    grouper.remember = counting  # type: ignore[method-assign]
+    convtrack.configure([sink], grouping=grouper, export_interval=0.05)
+    return calls
+
+
+def test_a_call_inside_a_grouped_llm_run_takes_its_conversation_and_remembers_nothing(
+    client: openai.OpenAI, sink: convtrack.MemorySink, remembered: list[str]
+) -> None:
+    """Inside an LLM run grouped already (a LangChain chat model's), the SDK call is its child in
+    its conversation, and the turn is not remembered twice (the outer integration does it)."""
+    outer = start_run(
+        "llm",
+        "chat-model",
+        source="langchain",
+        decision=_resolve.Decision("c1", None, None, "auto-new"),
+    )
+    assert outer is not None
+    token = outer.activate()
+    try:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    finally:
+        ActiveRun.deactivate(token)
+    outer.end()
+    convtrack.flush()
+    inner = next(r for r in sink.runs if r.source == "openai")
+    assert (inner.parent_run_id, inner.conversation_id) == (outer.run_id, "c1")
+    assert remembered == []
+
+
+def test_a_call_inside_an_undecided_llm_step_is_grouped_and_remembered(
+    client: openai.OpenAI, sink: convtrack.MemorySink, remembered: list[str]
+) -> None:
+    """A traced `llm` step outside any conversation decides nothing: its SDK call groups itself."""
+
+    @convtrack.trace(kind="llm")
+    def model_step(messages: list[Any]) -> Any:
+        return client.chat.completions.create(model=MODEL, messages=messages)
+
+    model_step([{"role": "user", "content": "hi"}])
+    convtrack.flush()
+    inner, step = sink.runs
+    assert inner.parent_run_id == step.run_id
+    assert inner.grouping == "auto-new"
+    assert remembered == [inner.conversation_id]
