@@ -7,6 +7,7 @@ Run: ``python benchmarks/bench_grouping.py``. Prints medians measured in this ru
   when the previous turn is found (the usual case: the longest prefix hits) and
   when nothing is found (every one of the 1000 prefix keys is computed);
 - the naive method: canonicalise and hash each prefix from scratch;
+- all the keys in one pass, as computed for a store that reads them all (RedisStore);
 - ``remember``, the generic (non-fast-path) canonicalisation of the same history,
   raw SHA-256 vs keyed BLAKE2b over the canonical bytes, and the memory a
   MemoryStore holds at its bound.
@@ -27,7 +28,7 @@ from typing import Any
 
 from convtrack._context import new_conversation_id
 from convtrack.grouping import ConversationGrouper, MemoryStore, canonical_bytes
-from convtrack.grouping._hashing import KeyMaker
+from convtrack.grouping._hashing import KeyMaker, prefix_keys
 
 ASSISTANT_TURNS = 1000
 TEXT_CHARS = 210
@@ -72,7 +73,7 @@ def naive_keys(maker: KeyMaker, history: list[Any]) -> list[str]:
         state = maker.start(None, None)
         for message in history[:end]:
             state.update(canonical_bytes(message))
-        keys.append(maker.finish(state))
+        keys.append(maker.finish(state.digest()))
     return keys
 
 
@@ -117,9 +118,12 @@ def main() -> None:
     remember_ms = median_ms(remember_previous_turn, 301)
     maker = KeyMaker(b"benchmark")
     assert naive_keys(maker, history)[0] == grouper._keys.finish(  # same keys as one pass
-        _full_state(maker, answered)
+        _full_state(maker, answered).digest()
     )
     naive_ms = median_ms(lambda: naive_keys(maker, history), 5)
+    eager_ms = median_ms(
+        lambda: list(prefix_keys(maker, history, None, None, None, lazy=False)), 101
+    )
 
     generic = [{"role": m["role"], "content": m["content"], "name": None} for m in history]
     generic_ms = median_ms(lambda: grouper.resolve(generic), 51)
@@ -134,6 +138,10 @@ def main() -> None:
     print(
         f"  speed-up vs naive: {naive_ms / hit_ms:,.0f}x (found), {naive_ms / miss_ms:,.0f}x "
         "(nothing found)"
+    )
+    print(
+        f"all {ASSISTANT_TURNS} keys in one pass, as a RedisStore reads them (no store): "
+        f"median {eager_ms:8.3f} ms"
     )
     print(f"remember (hash the whole history, store the key): median {remember_ms:8.3f} ms")
     print(f"resolve, generic path (dicts with an extra None field): median {generic_ms:8.3f} ms")

@@ -102,6 +102,10 @@ class ConversationGrouper:
         self._ttl = float(ttl)
         self._mode = mode
         self._keys = KeyMaker(key)
+        # A MemoryStore reads keys longest first and stops at the first hit (nearly always
+        # the first key): compute the others only if read. Other stores (RedisStore) send
+        # all the keys in one round trip: compute them all in one pass.
+        self._lazy_keys = isinstance(store, MemoryStore)
 
     @property
     def store(self) -> Store | AsyncStore:
@@ -235,7 +239,7 @@ class ConversationGrouper:
     ) -> PrefixKeys | None:
         _check_scope(agent_id, tenant)
         try:
-            keys = prefix_keys(self._keys, messages, system, agent_id, tenant)
+            keys = prefix_keys(self._keys, messages, system, agent_id, tenant, lazy=self._lazy_keys)
         except Exception as exc:
             report("grouping: hashing a message history", exc)
             return None

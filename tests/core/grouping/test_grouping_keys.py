@@ -33,7 +33,7 @@ def test_keys_are_standard_hmac_sha256_truncated(secret: bytes) -> None:
     from convtrack.grouping._hashing import _VERSION
 
     data = encode_value([_VERSION, None, None]).encode() + b"payload"
-    assert maker.finish(state) == hmac.new(secret, data, hashlib.sha256).hexdigest()[:32]
+    assert maker.finish(state.digest()) == hmac.new(secret, data, hashlib.sha256).hexdigest()[:32]
 
 
 def test_prefix_keys_are_longest_first_and_match_whole_history_keys() -> None:
@@ -158,3 +158,83 @@ def test_keys_are_the_same_in_another_process() -> None:
     exec(code.replace("print(", "key = ("), here)
     assert keys == {here["key"]}
     assert len(here["key"]) == 32
+
+
+def test_long_histories_hash_in_chunks_like_one_hmac() -> None:
+    """Histories far longer than one hashing chunk, ASCII or not, key like one HMAC of all bytes."""
+    from convtrack.grouping._encode import encode_value
+    from convtrack.grouping._hashing import _CHUNK_CHARS, _VERSION
+
+    secret = b"long"
+    maker = KeyMaker(secret)
+    big = "y" * (_CHUNK_CHARS + 7)
+    pieces = ["x" * 10, "\u00e9" * 5000, big, "\ud800z" * 300, "\U0001f600" * 900]
+    history = [(user if i % 3 else bot)(pieces[i % len(pieces)] + str(i)) for i in range(301)]
+    history += [bot("end")] * 3
+    running = hmac.new(secret, encode_value([_VERSION, None, None]).encode(), hashlib.sha256)
+    expected = []
+    for message in history:
+        running.update(canonical_bytes(message))
+        if message["role"] == "assistant":
+            expected.append(running.copy().hexdigest()[:32])
+    expected.reverse()
+    assert history_key(maker, history, None, None, None) == expected[0]
+    lazy = prefix_keys(maker, history, None, None, None)
+    assert lazy[0] == expected[0]
+    assert list(lazy) == expected
+    assert list(prefix_keys(maker, history, None, None, None, lazy=False)) == expected
+
+
+@pytest.mark.parametrize("sizes", [[1] * 5000, [100] * 3000, [50_000, 1, 1] * 5, [3, 70_000, 9]])
+def test_feed_passes_all_text_in_chunks(sizes: list[int]) -> None:
+    """_feed hands every byte over once, in order; uniform texts go in chunks of ~_CHUNK_CHARS."""
+    from convtrack.grouping._hashing import _CHUNK_CHARS, _feed
+
+    texts = [chr(ord("a") + i % 26) * size for i, size in enumerate(sizes)]
+    chunks: list[bytes] = []
+    _feed(chunks.append, texts, 1, len(texts))
+    assert b"".join(chunks) == "".join(texts[1:]).encode()
+    if len(set(sizes)) == 1:
+        assert len(chunks) >= sum(sizes) // (2 * _CHUNK_CHARS)
+        assert all(len(chunk) <= 2 * _CHUNK_CHARS for chunk in chunks)
+
+
+class RecordingStore:
+    """A store that is not a MemoryStore (so the grouper computes its keys eagerly)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.read: list[list[str]] = []
+
+    def claim(self, keys: Any) -> Any:
+        self.read.append(list(keys))
+        for index, key in enumerate(keys):
+            if key in self.data:
+                return (index, self.data.pop(key))
+        return None
+
+    def peek(self, keys: Any) -> Any:
+        raise NotImplementedError
+
+    def put(self, key: str, value: str, ttl: float) -> None:
+        self.data[key] = value
+
+
+def test_memory_and_other_stores_see_the_same_keys() -> None:
+    """Lazy keys (MemoryStore) and eager keys (any other store) are the same keys."""
+    from convtrack.grouping import ConversationGrouper, MemoryStore
+
+    history = [m for i in range(30) for m in (user(f"q{i}"), bot(f"a{i}"))] + [user("next")]
+    memory = ConversationGrouper(MemoryStore(), secret=b"shared")
+    recording_store = RecordingStore()
+    recording = ConversationGrouper(recording_store, secret=b"shared")
+    memory.remember(history[:40], "c-40")
+    recording.remember(history[:40], "c-40")
+    assert list(recording_store.data) == [history_key(memory._keys, history[:40], None, None, None)]
+    got = memory.resolve(history)
+    assert (got.conversation_id, got.matched_length) == ("c-40", 40)
+    got = recording.resolve(history)
+    assert (got.conversation_id, got.matched_length) == ("c-40", 40)
+    (read,) = recording_store.read
+    assert read == list(prefix_keys(memory._keys, history, None, None, None))
+    assert len(read) == 30

@@ -173,3 +173,47 @@ def test_fast_path_writes_what_the_generic_path_writes(content: str, role: str) 
     assert history_key(MAKER, plain, None, None, None) == history_key(
         MAKER, generic, None, None, None
     )
+
+
+def generic_twin(message: Any) -> Any:
+    """The same message, forced off the fast path: an extra None field means nothing."""
+    if isinstance(message, dict) and set(message) == {"role", "content"}:
+        return {**message, "name": None}
+    return message
+
+
+@given(
+    st.lists(simple_messages | json_messages, max_size=12),
+    st.none() | st.text(max_size=5),
+    st.randoms(use_true_random=False),
+)
+def test_lazy_keys_read_in_any_order_equal_eager_keys(
+    history: list[Any], system: str | None, rnd: Any
+) -> None:
+    """Lazily computed keys, read in any order, equal eagerly computed ones and remember()'s.
+
+    Both the fast path and the generic path (the same history with an extra None
+    field on every plain message) give the same keys, lazily or eagerly.
+    """
+    eager = prefix_keys(MAKER, history, system, "a", None, lazy=False)
+    expected = list(eager)
+    ends = [end for end in range(len(history), 0, -1) if history[end - 1]["role"] == "assistant"]
+    assert list(eager.lengths) == ends
+    assert expected == [history_key(MAKER, history[:end], system, "a", None) for end in ends]
+
+    twin = [generic_twin(m) for m in history]
+    for messages in (history, twin):
+        assert list(prefix_keys(MAKER, messages, system, "a", None)) == expected
+        assert list(prefix_keys(MAKER, messages, system, "a", None, lazy=False)) == expected
+        lazy = prefix_keys(MAKER, messages, system, "a", None)
+        order = list(range(len(expected))) + list(range(-len(expected), 0))
+        rnd.shuffle(order)
+        for index in order:
+            assert lazy[index] == expected[index]
+        assert list(lazy) == expected
+        assert list(lazy.lengths) == ends
+        # The longest first, as a store reads them, then the rest by iteration.
+        fresh = prefix_keys(MAKER, messages, system, "a", None)
+        if expected:
+            assert fresh[0] == expected[0]
+        assert list(fresh) == expected
