@@ -163,6 +163,9 @@ class ActiveRun:
     `__dict__`, made on the dispatcher thread: ending a run costs the application little.
     """
 
+    # `decision` lives in a slot, outside the `__dict__` that becomes the Run's
+    __slots__ = ("__dict__", "decision")
+
     # the Run's defaults (read here until set on the instance)
     status: Status = "ok"
     error: str | None = None
@@ -371,7 +374,6 @@ def runs_of(ended: Iterable[ActiveRun], capture_content: bool) -> list[Run]:
     runs = []
     for active in ended:
         fields = active.__dict__.copy()
-        del fields["decision"]
         if "_held" in fields:
             del fields["_held"]
         if not capture_content:

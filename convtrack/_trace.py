@@ -175,10 +175,13 @@ class trace:
             pipeline = _pipeline.current
             if pipeline is None:
                 return fn(*args, **kwargs)
-            run = start(pipeline, args, kwargs)
-            if run is None:
+            try:  # `start()`, inlined: the hot path of a traced call
+                inputs = _inputs(args, kwargs) if pipeline.capture_content else None
+                run = start_step(kind, name, "trace", current_run(), inputs, meta)
+                token = set_current_run(run)
+            except Exception as exc:
+                report("trace (start)", exc)
                 return fn(*args, **kwargs)
-            token = set_current_run(run)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:

@@ -264,3 +264,29 @@ def test_pipeline_runs_behave_as_dataclasses_with_exact_times() -> None:
         run.nope  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(dataclasses.FrozenInstanceError):
         run.name = "x"  # type: ignore[misc]
+
+
+async def test_a_failure_to_start_the_run_leaves_the_call_alone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """convtrack's own failure at the start of a step is logged; the call runs, unchanged."""
+    import convtrack._trace as trace_module
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("core bug")
+
+    monkeypatch.setattr(trace_module, "start_step", broken)
+
+    @ct.trace()
+    def double(x: int) -> int:
+        return 2 * x
+
+    @ct.trace()
+    async def adouble(x: int) -> int:
+        return 2 * x
+
+    with capture_runs() as sink:
+        assert double(2) == 4
+        assert await adouble(3) == 6
+    assert sink.runs == ()
+    assert "trace (start) failed" in caplog.text
