@@ -18,6 +18,8 @@ from ._names import DEFAULT, AttributeNames, Names, parse
 # What one conversation writes: the attributes and the length of the longest value.
 Stamp = tuple[dict[str, Any], int]
 
+# Conversations whose stamps are kept (by identity; the memo starts over when full).
+MEMO_MAX = 256
 _NO_CONVERSATION: Any = object()
 
 
@@ -59,64 +61,62 @@ class ConversationSpanProcessor(SpanProcessor):
             raise ValueError(f"max_traces must be an int >= 0, got {max_traces!r}")
         self._names = parse(attributes)
         self.max_traces = max_traces
-        # trace_id -> (the local root's SpanContext, stamp)
+        # trace_id -> (the local root's SpanContext, stamp); insertion order is age. Every
+        # change is one dict operation (atomic under the GIL), so threads need no lock here:
+        # at worst an entry is lost, which only leaves some spans outside a conversation
+        # unstamped. `_lock` only keeps two trimming threads from forgetting twice.
         self._traces: dict[int, tuple[SpanContext, Stamp]] = {}
         self._lock = threading.Lock()
-        self._memo: tuple[object, Stamp | None] = (_NO_CONVERSATION, None)
+        # The last conversation seen and its stamp (one tuple, replaced whole: threads never
+        # see one conversation with another's stamp), then a bounded memo by identity,
+        # id(conversation) -> (the Conversation, its stamp), that starts over when full. An
+        # entry holds its Conversation, so that id() cannot be reused while it is memoised,
+        # and a Conversation is immutable: a stamp never goes stale.
+        self._last: tuple[object, Stamp | None] = (_NO_CONVERSATION, None)
+        self._stamps: dict[int, tuple[Conversation, Stamp | None]] = {}
         self._pairs = len(self._names.conversation) + len(self._names.user) + len(self._names.agent)
-        self._fast = True  # read SDK spans' fields directly (see on_start)
         self._roomy: object = None  # the SpanLimits any stamp fits in whole, once seen
 
     # -- the hot path (each line here costs every span of the application) -------------
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Stamp the conversation (from the context, else from the span's trace)."""
+        # The span was created on this thread a moment ago and is not yet visible to the
+        # application (processors run one after another on the starting thread), so an SDK
+        # span's fields are read and written directly. A SpanContext is a tuple (trace_id,
+        # span_id, is_remote, ...): indexed rather than through its properties (Python calls).
         try:
-            sdk_span: Any = span  # an SDK span's fields are read directly where they exist
+            sdk: Any = span
             conv = get_raw()
             if conv is None:  # outside any conversation: is the span's trace remembered?
                 traces = self._traces
                 if not traces:
                     return
-                try:
-                    trace_id = sdk_span._context.trace_id
-                except AttributeError:
-                    trace_id = span.context.trace_id
-                entry = traces.get(trace_id)
+                entry = traces.get(sdk._context[0])
                 if entry is None:
                     return
                 stamp = entry[1]
             else:
-                memo = self._memo
-                found = memo[1] if memo[0] is conv else self._stamp_for(conv)
+                last = self._last
+                found = last[1] if last[0] is conv else self._stamp_for(conv)
                 if found is None:
                     return
                 stamp = found
-            if self._fast:
-                # The span was created on this thread a moment ago and is not yet visible to
-                # the application (processors run one after another on the starting thread).
-                try:
-                    if conv is not None:
-                        parent = sdk_span._parent
-                        if (parent is None or parent.is_remote) and self.max_traces:
-                            context = sdk_span._context  # a local root: `_remember`, inlined
-                            traces = self._traces
-                            traces[context.trace_id] = (context, stamp)
-                            if len(traces) > self.max_traces:
-                                self._trim()
-                    bounded = sdk_span._attributes
-                    if sdk_span._limits is self._roomy and not bounded._dict:
-                        bounded._dict = stamp[0].copy()  # no attributes yet, and room for ours
-                    else:
-                        self._write(span, stamp)
-                    return
-                except AttributeError:  # spans of an SDK laid out otherwise: the public API
-                    self._fast = False
-            if conv is not None:
-                parent = span.parent
-                if (parent is None or parent.is_remote) and self.max_traces:
-                    self._remember(span.context, stamp)
-            self._write(span, stamp)
+                parent = sdk._parent
+                if (parent is None or parent[2]) and self.max_traces:
+                    context = sdk._context  # a local root: remember its trace
+                    traces = self._traces
+                    traces[context[0]] = (context, stamp)
+                    if len(traces) > self.max_traces:
+                        self._trim()
+            values = sdk._attributes._dict
+            if not values and sdk._limits is self._roomy:
+                values.update(stamp[0])  # no attributes yet, and room for ours
+            else:
+                self._write(span, stamp)
+        except AttributeError:  # spans of an SDK laid out otherwise: the public API from now on
+            self._use_public_api()
+            self._on_start_public(span, parent_context)
         except Exception as exc:
             report("ConversationSpanProcessor.on_start", exc)
 
@@ -126,30 +126,87 @@ class ConversationSpanProcessor(SpanProcessor):
         if not traces:
             return
         try:
-            try:  # an SDK span's fields, else its properties (as in on_start)
-                parent, context = span._parent, span._context
-            except AttributeError:
-                parent, context = span.parent, span.context
-            if (parent is not None and not parent.is_remote) or context is None:
-                return  # not a local root
-            entry = traces.pop(context.trace_id, None)
-            if entry is not None and entry[0] is not context:  # the SDK hands on the object
+            sdk: Any = span  # an SDK span's fields (as in on_start)
+            parent = sdk._parent
+            if parent is not None and not parent[2]:
+                return  # not a local root: most spans
+            context = sdk._context
+            if context is None:
+                return
+            trace_id = context[0]
+            entry = traces.pop(trace_id, None)
+            if entry is not None and entry[0] is not context and entry[0] != context:
                 # Another local root of the same trace (two requests of one distributed trace
-                # at once) is remembered: put it back. Lock-free, like the insert: at worst
-                # its spans outside the conversation go unstamped for a moment.
-                traces.setdefault(context.trace_id, entry)
+                # at once) is remembered: put it back. At worst (threads) its spans outside
+                # the conversation go unstamped for a moment.
+                traces.setdefault(trace_id, entry)
+        except AttributeError:
+            self._use_public_api()
+            self._on_end_public(span)
         except Exception as exc:
             report("ConversationSpanProcessor.on_end", exc)
 
     # -- the same through the public API, and the rare paths -----------------------------
 
-    def _remember(self, context: SpanContext, stamp: Stamp) -> None:
+    def _on_start_public(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            stamp: Stamp | None
+            conv = get_raw()
+            if conv is None:
+                entry = self._traces.get(span.context.trace_id)
+                if entry is None:
+                    return
+                stamp = entry[1]
+            else:
+                stamp = self._stamp_for(conv)
+                if stamp is None:
+                    return
+                parent = span.parent
+                if (parent is None or parent.is_remote) and self.max_traces:
+                    context = span.context
+                    traces = self._traces
+                    traces[context.trace_id] = (context, stamp)
+                    if len(traces) > self.max_traces:
+                        self._trim()
+            self._write(span, stamp)
+        except Exception as exc:
+            report("ConversationSpanProcessor.on_start", exc)
+
+    def _on_end_public(self, span: ReadableSpan) -> None:
         traces = self._traces
-        traces[context.trace_id] = (context, stamp)
-        if len(traces) > self.max_traces:
-            self._trim()
+        if not traces:
+            return
+        try:
+            parent, context = span.parent, span.context
+            if context is None or (parent is not None and not parent.is_remote):
+                return
+            entry = traces.pop(context.trace_id, None)
+            if entry is not None and entry[0] != context:  # another local root: put it back
+                traces.setdefault(context.trace_id, entry)
+        except Exception as exc:
+            report("ConversationSpanProcessor.on_end", exc)
+
+    def _use_public_api(self) -> None:
+        """From now on, go through the public Span API only (the instance's own methods)."""
+        self.on_start = self._on_start_public  # type: ignore[method-assign]
+        self.on_end = self._on_end_public  # type: ignore[method-assign]
 
     def _stamp_for(self, conv: Conversation) -> Stamp | None:
+        """The attributes `conv` writes (memoised by identity), or None when none."""
+        key = id(conv)
+        stamps = self._stamps
+        memo = stamps.get(key)
+        if memo is not None and memo[0] is conv:
+            stamp = memo[1]
+        else:
+            stamp = self._build(conv)
+            if len(stamps) >= MEMO_MAX:
+                stamps.clear()
+            stamps[key] = (conv, stamp)
+        self._last = (conv, stamp)
+        return stamp
+
+    def _build(self, conv: Conversation) -> Stamp | None:
         names = self._names
         attrs: dict[str, str] = {}
         for keys, value in (
@@ -160,19 +217,17 @@ class ConversationSpanProcessor(SpanProcessor):
             if value:
                 for key in keys:
                     attrs[key] = value
-        stamp = (attrs, max(map(len, attrs.values()))) if attrs else None
-        self._memo = (conv, stamp)
-        return stamp
+        return (attrs, max(map(len, attrs.values()))) if attrs else None
 
     def _trim(self) -> None:
         """Forget the oldest traces beyond `max_traces`."""
         traces = self._traces
         with self._lock:
-            while len(traces) > self.max_traces:
-                try:
-                    del traces[next(iter(traces))]
-                except (KeyError, RuntimeError, StopIteration):  # changed meanwhile: next time
-                    break
+            try:
+                while len(traces) > self.max_traces:
+                    traces.pop(next(iter(traces)), None)
+            except (RuntimeError, StopIteration):  # changed meanwhile (threads): next time
+                pass
 
     def _write(self, span: Span, stamp: Stamp) -> None:
         """Add the stamp's attributes the span does not have yet.
@@ -222,6 +277,8 @@ class ConversationSpanProcessor(SpanProcessor):
         """Forget every remembered trace."""
         with self._lock:
             self._traces.clear()
+        self._stamps.clear()
+        self._last = (_NO_CONVERSATION, None)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered: always True."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,6 +15,7 @@ import httpx2
 import pytest
 from convtrack_otel import ConversationSpanProcessor
 from convtrack_otel._names import PRESETS
+from convtrack_otel._processor import MEMO_MAX
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -387,7 +390,7 @@ def test_spans_without_sdk_fields_are_stamped_through_the_public_api() -> None:
     with convtrack.conversation("conv-42", user_id="alice"):
         processor.on_start(root)  # type: ignore[arg-type]
         processor.on_start(child)  # type: ignore[arg-type]
-    assert processor._fast is False
+    assert processor.on_start == processor._on_start_public  # switched for good
     assert root.attributes == child.attributes == {**CONV, "user.id": "creator"}
     assert processor.traces_remembered == 1  # the root's trace
     processor.on_end(child)  # type: ignore[arg-type]
@@ -416,3 +419,131 @@ def test_two_local_roots_of_one_trace_keep_the_later_one(
     second.end()
     assert processor.traces_remembered == 0
     assert attrs(exporter)["outside"]["session.id"] == "second"
+
+
+def test_each_conversation_object_stamps_its_own_values(
+    provider: TracerProvider,
+    processor: ConversationSpanProcessor,
+    exporter: InMemorySpanExporter,
+) -> None:
+    """The per-conversation memo never serves another conversation's stamp (ids reused)."""
+    tracer = provider.get_tracer("app")
+    count = MEMO_MAX * 3  # past the memo's bound, objects freed and their addresses reused
+    for i in range(count):
+        with convtrack.conversation("same-id", user_id=f"user-{i}"):
+            tracer.start_span(f"span-{i}").end()
+    got = attrs(exporter)
+    assert [got[f"span-{i}"]["user.id"] for i in range(count)] == [
+        f"user-{i}" for i in range(count)
+    ]
+    assert len(processor._stamps) <= MEMO_MAX
+
+
+def test_interleaved_conversations_stamp_their_own(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """Spans alternating between conversations (as tasks do) each carry their own."""
+    tracer = provider.get_tracer("app")
+    contexts = []
+    for name in ("a", "b", "c"):
+        with convtrack.conversation(name, user_id=f"user-{name}"):
+            contexts.append(contextvars.copy_context())
+    for step in range(5):
+        for context, name in zip(contexts, "abc", strict=True):
+            context.run(lambda n=f"{name}-{step}": tracer.start_span(n).end())
+    for span_name, span_attrs in attrs(exporter).items():
+        name = span_name.split("-")[0]
+        assert span_attrs == {
+            "gen_ai.conversation.id": name,
+            "session.id": name,
+            "user.id": f"user-{name}",
+        }
+
+
+def test_per_trace_memory_stays_bounded_with_roots_that_never_end() -> None:
+    """Roots that never end (a leak in the application) leave at most `max_traces` behind."""
+    processor = ConversationSpanProcessor(max_traces=10)
+    tp = TracerProvider(shutdown_on_exit=False)
+    tp.add_span_processor(processor)
+    tracer = tp.get_tracer("app")
+    roots = []
+    for i in range(1000):
+        with convtrack.conversation(f"conv-{i}"):
+            roots.append(tracer.start_span(f"root-{i}"))
+        assert processor.traces_remembered <= 10
+    assert processor.traces_remembered == 10
+    remembered = {entry[0].trace_id for entry in processor._traces.values()}
+    assert remembered == {root.get_span_context().trace_id for root in roots[-10:]}
+    processor.shutdown()
+    assert processor.traces_remembered == 0
+
+
+def test_spans_started_concurrently_from_threads_never_fail(
+    caplog: pytest.LogCaptureFixture, exporter: InMemorySpanExporter
+) -> None:
+    """Threads starting and ending traces at once: no failure, right stamps, memory bounded."""
+    max_traces, threads, turns = 4, 8, 200
+    processor = ConversationSpanProcessor(max_traces=max_traces)
+    tp = TracerProvider(shutdown_on_exit=False)
+    tp.add_span_processor(processor)
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = tp.get_tracer("app")
+    seen: list[int] = []
+    start = threading.Barrier(threads)
+
+    def work(worker: int) -> None:
+        start.wait()
+        for turn in range(turns):
+            name = f"{worker}-{turn}"
+            with convtrack.conversation(name, user_id=f"user-{worker}"):
+                root = tracer.start_span(f"root {name}")
+                seen.append(processor.traces_remembered)
+                tracer.start_span(f"inside {name}", context=trace.set_span_in_context(root)).end()
+            # outside the conversation: stamped from the per-trace memory, unless a
+            # concurrent trim forgot the trace (allowed: never another conversation's)
+            tracer.start_span(f"outside {name}", context=trace.set_span_in_context(root)).end()
+            root.end()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with caplog.at_level(logging.WARNING, logger="convtrack"):
+            pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert caplog.records == []
+    assert max(seen) <= max_traces + threads
+    assert processor.traces_remembered == 0
+    got = attrs(exporter)
+    assert len(got) == threads * turns * 3
+    for span_name, span_attrs in got.items():
+        where, name = span_name.split(" ")
+        expected = {
+            "gen_ai.conversation.id": name,
+            "session.id": name,
+            "user.id": f"user-{name.split('-')[0]}",
+        }
+        if where == "outside":
+            assert span_attrs in ({}, expected)
+        else:
+            assert span_attrs == expected
+
+
+def test_ending_a_span_without_context_logs_nothing(
+    caplog: pytest.LogCaptureFixture, processor: ConversationSpanProcessor
+) -> None:
+    """A ReadableSpan with no context, while traces are remembered, is ignored quietly."""
+    tp = TracerProvider(shutdown_on_exit=False)
+    tp.add_span_processor(processor)
+    with convtrack.conversation("conv-42"):
+        root = tp.get_tracer("app").start_span("root")
+    with caplog.at_level(logging.WARNING, logger="convtrack"):
+        processor.on_end(ReadableSpan("bare"))
+    assert caplog.records == []
+    assert processor.traces_remembered == 1
+    root.end()
+    assert processor.traces_remembered == 0
