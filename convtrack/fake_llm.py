@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -180,6 +181,11 @@ class FakeLLMServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     owner: FakeLLMServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client closing its kept-alive connection is normal: print only real errors."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -196,3 +196,21 @@ def test_unknown_paths_are_404(server: FakeLLMServer) -> None:
     status, text = post(server.url + "/v1/embeddings", {"input": "x"})
     assert status == 404
     assert "error" in json.loads(text)
+
+
+def test_a_client_resetting_its_connection_prints_nothing(
+    server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kept-alive connection closed by the client is normal; other handler errors print."""
+    httpd = server._httpd
+    assert httpd is not None
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        httpd.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a real bug")
+    except ValueError:
+        httpd.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a real bug" in capsys.readouterr().err
