@@ -68,12 +68,17 @@ def median_ms(
     return statistics.median(times) * 1e3
 
 
+def assistant_ends(history: list[Any]) -> list[int]:
+    """The lengths of the prefixes ending at an assistant message, longest first."""
+    return [
+        end for end in range(len(history), 0, -1) if history[end - 1].get("role") == "assistant"
+    ]
+
+
 def naive_keys(maker: KeyMaker, history: list[Any]) -> list[str]:
     """The naive method: canonicalise and hash every prefix ending at an assistant message."""
     keys = []
-    for end in range(len(history), 0, -1):
-        if history[end - 1].get("role") != "assistant":
-            continue
+    for end in assistant_ends(history):
         state = maker.start(None, None)
         for message in history[:end]:
             state.update(canonical_bytes(message))
@@ -85,8 +90,7 @@ def json_naive_keys(history: list[Any]) -> list[str]:
     """The fastest naive form: SHA-256 of the C-encoded JSON of every prefix, longest first."""
     return [
         hashlib.sha256(json.dumps(history[:end], sort_keys=True).encode()).hexdigest()
-        for end in range(len(history), 0, -1)
-        if history[end - 1].get("role") == "assistant"
+        for end in assistant_ends(history)
     ]
 
 

@@ -104,7 +104,7 @@ class ConversationSpanProcessor(SpanProcessor):
                 stamp = found
                 parent = sdk._parent
                 if (parent is None or parent[2]) and self.max_traces:
-                    context = sdk._context  # a local root: remember its trace
+                    context = sdk._context  # a local root: `_remember`, inlined
                     traces = self._traces
                     traces[context[0]] = (context, stamp)
                     if len(traces) > self.max_traces:
@@ -133,13 +133,7 @@ class ConversationSpanProcessor(SpanProcessor):
             context = sdk._context
             if context is None:
                 return
-            trace_id = context[0]
-            entry = traces.pop(trace_id, None)
-            if entry is not None and entry[0] is not context and entry[0] != context:
-                # Another local root of the same trace (two requests of one distributed trace
-                # at once) is remembered: put it back. At worst (threads) its spans outside
-                # the conversation go unstamped for a moment.
-                traces.setdefault(trace_id, entry)
+            self._forget(context[0], context)
         except AttributeError:
             self._use_public_api()
             self._on_end_public(span)
@@ -163,11 +157,7 @@ class ConversationSpanProcessor(SpanProcessor):
                     return
                 parent = span.parent
                 if (parent is None or parent.is_remote) and self.max_traces:
-                    context = span.context
-                    traces = self._traces
-                    traces[context.trace_id] = (context, stamp)
-                    if len(traces) > self.max_traces:
-                        self._trim()
+                    self._remember(span.context, stamp)
             self._write(span, stamp)
         except Exception as exc:
             report("ConversationSpanProcessor.on_start", exc)
@@ -180,11 +170,26 @@ class ConversationSpanProcessor(SpanProcessor):
             parent, context = span.parent, span.context
             if context is None or (parent is not None and not parent.is_remote):
                 return
-            entry = traces.pop(context.trace_id, None)
-            if entry is not None and entry[0] != context:  # another local root: put it back
-                traces.setdefault(context.trace_id, entry)
+            self._forget(context.trace_id, context)
         except Exception as exc:
             report("ConversationSpanProcessor.on_end", exc)
+
+    def _remember(self, context: SpanContext, stamp: Stamp) -> None:
+        """Remember the trace of a local root started in a conversation."""
+        traces = self._traces
+        traces[context.trace_id] = (context, stamp)
+        if len(traces) > self.max_traces:
+            self._trim()
+
+    def _forget(self, trace_id: int, context: SpanContext) -> None:
+        """Forget the trace of a local root that ended, unless another root holds it."""
+        traces = self._traces
+        entry = traces.pop(trace_id, None)
+        if entry is not None and entry[0] is not context and entry[0] != context:
+            # Another local root of the same trace (two requests of one distributed trace
+            # at once) is remembered: put it back. At worst (threads) its spans outside
+            # the conversation go unstamped for a moment.
+            traces.setdefault(trace_id, entry)
 
     def _use_public_api(self) -> None:
         """From now on, go through the public Span API only (the instance's own methods)."""
