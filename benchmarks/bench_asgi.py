@@ -8,8 +8,10 @@ Starlette app with the same app behind ``ConversationMiddleware``:
 - not configured: convtrack is imported but not configured (goal: <= 1.12x bare).
 
 Each case runs with the client sending an id (``x-conversation-id``) and without one (the
-middleware makes a uuid7). Prints the median (and best) per-request time of many short
-interleaved batches, and the ratios.
+middleware makes a uuid7). References measured in the same run: a no-op middleware, the least
+a middleware can do for this job (find the header, set a ContextVar, echo it), the core's run
+alone, and asgi-correlation-id when installed. Prints the median (and best) per-request time of
+many short interleaved batches, and the ratios.
 
 Run: ``.venv/bin/python benchmarks/bench_asgi.py [--requests 500] [--repeats 61]``
 """
@@ -21,7 +23,8 @@ import asyncio
 import gc
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from convtrack_asgi import ConversationMiddleware
@@ -30,7 +33,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import convtrack
 from convtrack import Run
@@ -67,6 +70,35 @@ class NoOpMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+
+_ECHOED: ContextVar[bytes | None] = ContextVar("bench.echoed", default=None)
+
+
+class MinimalEchoMiddleware(NoOpMiddleware):
+    """Reference: the least this job takes (find the header, set a ContextVar, echo it back),
+    with none of the middleware's care: no validation, no duplicate rule, no check that the
+    app set the header itself, no generated id."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"x-conversation-id":
+                raw = value
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+
+        def send_echoing(message: Message) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"x-conversation-id", raw)]
+            return send(message)
+
+        token = _ECHOED.set(raw)
+        try:
+            await self.app(scope, receive, send_echoing)
+        finally:
+            _ECHOED.reset(token)
 
 
 class RunOnlyMiddleware(NoOpMiddleware):
@@ -176,6 +208,7 @@ def main() -> None:
             ("id sent", make_app(ConversationMiddleware), True),
             ("id generated", make_app(ConversationMiddleware), False),
             ("(ref: no-op ASGI middleware)", make_app(NoOpMiddleware), True),
+            ("(ref: minimal echo middleware)", make_app(MinimalEchoMiddleware), True),
             *_correlation_id_reference(),
         ],
         "recorded": [

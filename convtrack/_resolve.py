@@ -32,6 +32,7 @@ class Decision(NamedTuple):
 
 
 NONE = Decision(None, None, None, "none")
+_tuple_new = tuple.__new__  # Decision(...) without its Python-level __new__ (a hot path)
 _last_context: tuple[object, Decision] = (None, NONE)  # (Conversation, its Decision): a memo
 
 
@@ -52,10 +53,12 @@ def inherited(parent: ActiveRun | None) -> Decision:
     last = _last_context
     if last[0] is ctx:
         return last[1]
+    fields: tuple[str | None, str | None, str | None, Grouping, Mapping[str, Any]]
     if ctx.conversation_id:
-        decision = Decision(ctx.conversation_id, ctx.user_id, ctx.agent_id, "context")
+        fields = (ctx.conversation_id, ctx.user_id, ctx.agent_id, "context", EMPTY_METADATA)
     else:
-        decision = Decision(None, ctx.user_id, ctx.agent_id, "none")
+        fields = (None, ctx.user_id, ctx.agent_id, "none", EMPTY_METADATA)
+    decision = _tuple_new(Decision, fields)
     _last_context = (ctx, decision)
     return decision
 

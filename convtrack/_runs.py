@@ -159,8 +159,9 @@ class ActiveRun:
     Integrations get one from `start_run()`; it also serves as the parent of runs
     started while it is current (`activate()`). Its attributes are the `Run`'s fields
     under their `Run` names (times as nanoseconds), and a field left at the `Run`'s
-    default is not stored at all, so the frozen `Run` is one copy of the instance's
-    `__dict__`, made on the dispatcher thread: ending a run costs the application little.
+    default is not stored at all, so the frozen `Run` takes over the instance's `__dict__`
+    on the dispatcher thread (no copy): ending a run costs the application little. Once
+    emitted, the run no longer changes (its setters do nothing), so neither does the `Run`.
     """
 
     # `decision` lives in a slot, outside the `__dict__` that becomes the Run's
@@ -210,14 +211,20 @@ class ActiveRun:
 
     def set_input(self, value: Any) -> None:
         """Record what went into the run (an LLM run: `{"messages": [...]}`)."""
+        if self._end_ns and not self._held:
+            return  # emitted: its Run is final
         self.inputs = value
 
     def set_output(self, value: Any) -> None:
         """Record what the run produced (used by `end()` unless it is given outputs)."""
+        if self._end_ns and not self._held:
+            return
         self.outputs = value
 
     def set_usage(self, usage: Mapping[str, Any], *, model: str | None = None) -> None:
         """Record token usage (e.g. `{"input_tokens": 12, "output_tokens": 30}`) and the model."""
+        if self._end_ns and not self._held:
+            return
         self.usage = usage
         if model is not None:
             self.model = model
@@ -289,7 +296,7 @@ class ActiveRun:
         """Emit a run ended with `hold=True` (once; nothing for any other run)."""
         if not self._held:
             return
-        self._held = False
+        del self._held  # back to the class default: the Run's fields hold no `_held`
         pipeline = _pipeline.current
         if pipeline is not None:
             pipeline.emit(self)
@@ -300,7 +307,7 @@ class ActiveRun:
         return self._end_ns != 0
 
     def to_run(self, capture_content: bool) -> Run:
-        """The frozen Run of this ended run (built on the dispatcher thread)."""
+        """The frozen Run of this emitted run (made on the dispatcher; it shares the fields)."""
         return runs_of([self], capture_content)[0]
 
     def activate(self) -> Token[ActiveRun | None]:
@@ -370,12 +377,14 @@ def start_run(
 
 
 def runs_of(ended: Iterable[ActiveRun], capture_content: bool) -> list[Run]:
-    """The frozen Runs of ended runs: each a copy of the ActiveRun's fields (see ActiveRun)."""
+    """The frozen Runs of emitted runs, each taking over its ActiveRun's fields (no copy).
+
+    An emitted ActiveRun never changes again (see ActiveRun), so sharing is safe and saves
+    the copy; without `capture_content` its inputs and outputs are dropped from both.
+    """
     runs = []
     for active in ended:
-        fields = active.__dict__.copy()
-        if "_held" in fields:
-            del fields["_held"]
+        fields = active.__dict__
         if not capture_content:
             fields.pop("inputs", None)
             fields.pop("outputs", None)

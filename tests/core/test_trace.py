@@ -220,6 +220,36 @@ def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
     assert emitted.outputs == 1
 
 
+def test_an_emitted_run_no_longer_changes(memory_sink: ct.MemorySink) -> None:
+    """The Run takes over its ActiveRun's fields: setters after end() must not reach it
+    (before or after the dispatcher built it), while a held run still takes them."""
+    from convtrack._runs import start_run
+
+    late = start_run("tool", "late-setters", source="test")
+    held = start_run("tool", "held", source="test")
+    assert late is not None
+    assert held is not None
+    late.end(outputs="answer", usage={"total_tokens": 3})
+    late.set_output("changed before the dispatcher ran")
+    held.end(hold=True)
+    held.set_output("kept")
+    held.set_usage({"total_tokens": 7}, model="m")
+    held.release()
+    ct.flush()
+    late.set_input("changed after")
+    late.set_usage({"total_tokens": 99}, model="other")
+    late.end(outputs="ignored")
+    runs = {run.name: run for run in memory_sink.runs}
+    assert (runs["late-setters"].outputs, runs["late-setters"].inputs) == ("answer", None)
+    assert (runs["late-setters"].usage, runs["late-setters"].model) == ({"total_tokens": 3}, None)
+    assert (runs["held"].outputs, runs["held"].usage, runs["held"].model) == (
+        "kept",
+        {"total_tokens": 7},
+        "m",
+    )
+    assert not hasattr(runs["held"], "_held")
+
+
 def test_an_active_run_reads_the_run_defaults_until_set() -> None:
     """ActiveRun mirrors Run's defaults (a Run is a copy of its fields): they must not drift."""
     from dataclasses import MISSING, fields
