@@ -1,0 +1,117 @@
+"""Per-request cost of ConversationMiddleware counted in CPU instructions (needs valgrind).
+
+Wall-clock ratios on a shared VM move by 10-20% between runs; instruction counts do not. Each
+case runs the apps of ``bench_asgi.py`` in a child Python under ``valgrind --tool=cachegrind``
+twice, with a small and a large number of requests; the difference divided by the extra
+requests is the cost of one request, free of start-up and import costs. Instructions are not
+time (cache misses and branch mispredictions are not counted), so read them as the shape of
+the cost next to ``bench_asgi.py``'s timings, not instead of them.
+
+Run: ``.venv/bin/python benchmarks/bench_asgi_instructions.py [--requests 500 2500]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import bench_asgi
+from convtrack_asgi import ConversationMiddleware
+
+import convtrack
+
+# label -> (middleware, client sends an id, recorded)
+CASES: dict[str, tuple[str, bool, bool]] = {
+    "bare Starlette app": ("bare", True, False),
+    "(ref: minimal echo middleware)": ("echo", True, False),
+    "not configured, id sent": ("conv", True, False),
+    "not configured, id generated": ("conv", False, False),
+    "(ref: core run only)": ("run", True, True),
+    "recorded, id sent": ("conv", True, True),
+    "recorded, id generated": ("conv", False, True),
+}
+MIDDLEWARE = {
+    "bare": None,
+    "echo": bench_asgi.MinimalEchoMiddleware,
+    "conv": ConversationMiddleware,
+    "run": bench_asgi.RunOnlyMiddleware,
+}
+_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def serve(middleware: str, with_id: bool, recorded: bool, n: int) -> None:
+    """The child's job: warm up, then serve `n` requests (what valgrind counts)."""
+    app = bench_asgi.make_app(MIDDLEWARE[middleware])
+    if recorded:
+        convtrack.configure([bench_asgi.NullSink()], grouping=False)
+    scope = bench_asgi.make_scope(with_id)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(bench_asgi.run_requests(app, scope, 200))
+        loop.run_until_complete(bench_asgi.run_requests(app, scope, n))
+    finally:
+        loop.close()
+        if recorded:
+            convtrack.shutdown()
+
+
+def count(valgrind: str, case: tuple[str, bool, bool], n: int) -> int:
+    """Instructions a child serving `n` requests of `case` executes in all."""
+    middleware, with_id, recorded = case
+    command = [
+        valgrind,
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        middleware,
+        str(int(with_id)),
+        str(int(recorded)),
+        str(n),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    found = _REFS.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> None:
+    """Count every case and print instructions per request and the ratio to the bare app."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, nargs=2, default=(500, 2500), metavar="N")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        middleware, with_id, recorded, n = args.child
+        serve(middleware, with_id == "1", recorded == "1", int(n))
+        return
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    small, large = args.requests
+    jobs = [(case, n) for case in CASES.values() for n in (small, large)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        totals = list(pool.map(lambda job: count(valgrind, *job), jobs))
+    per_request = {
+        label: (totals[2 * i + 1] - totals[2 * i]) / (large - small)
+        for i, label in enumerate(CASES)
+    }
+    bare = per_request["bare Starlette app"]
+    print(f"instructions per request ({large} - {small} requests, valgrind cachegrind)")
+    for label, instructions in per_request.items():
+        goal = next((g for case, g in bench_asgi.GOALS.items() if label.startswith(case)), None)
+        verdict = "" if goal is None else f"  goal <= {goal}x"
+        print(f"{label:<34}{instructions / 1000:>9.1f}k{instructions / bare:>8.3f}x{verdict}")
+
+
+if __name__ == "__main__":
+    main()
