@@ -211,19 +211,19 @@ class ActiveRun:
 
     def set_input(self, value: Any) -> None:
         """Record what went into the run (an LLM run: `{"messages": [...]}`)."""
-        if self._end_ns and not self._held:
-            return  # emitted: its Run is final
+        if self._emitted:
+            return  # its Run is final
         self.inputs = value
 
     def set_output(self, value: Any) -> None:
         """Record what the run produced (used by `end()` unless it is given outputs)."""
-        if self._end_ns and not self._held:
+        if self._emitted:
             return
         self.outputs = value
 
     def set_usage(self, usage: Mapping[str, Any], *, model: str | None = None) -> None:
         """Record token usage (e.g. `{"input_tokens": 12, "output_tokens": 30}`) and the model."""
-        if self._end_ns and not self._held:
+        if self._emitted:
             return
         self.usage = usage
         if model is not None:
@@ -235,8 +235,8 @@ class ActiveRun:
         For a tree whose conversation is only known once a later run decides it (a LangChain
         chain whose chat model is grouped automatically). User and agent are kept when set.
         """
-        if self._end_ns and not self._held:
-            return  # emitted already
+        if self._emitted:
+            return
         self.conversation_id = decision.conversation_id
         self.grouping = decision.grouping
         if self.user_id is None:
@@ -306,9 +306,10 @@ class ActiveRun:
         """Whether `end()` was called."""
         return self._end_ns != 0
 
-    def to_run(self, capture_content: bool) -> Run:
-        """The frozen Run of this emitted run (made on the dispatcher; it shares the fields)."""
-        return runs_of([self], capture_content)[0]
+    @property
+    def _emitted(self) -> bool:
+        """Ended and not held back: its Run shares these fields, so they must not change."""
+        return self._end_ns != 0 and not self._held
 
     def activate(self) -> Token[ActiveRun | None]:
         """Make this run the parent of runs started from now on (pair with `deactivate`)."""
