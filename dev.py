@@ -21,7 +21,11 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 REQUIREMENTS = ROOT / "requirements-dev.txt"
 STAMP = VENV / ".requirements.sha256"
-PACKAGES = ["convtrack", *sorted(str(p.parent) for p in ROOT.glob("integrations/*/pyproject.toml"))]
+PACKAGES = [
+    "convtrack",
+    *sorted(str(p.parent) for p in ROOT.glob("integrations/*/pyproject.toml")),
+    "demo",
+]
 
 
 def run(*cmd: str | Path) -> None:
@@ -47,8 +51,8 @@ def setup() -> None:
 
 
 def demo() -> None:
-    """Run `convtrack demo` on the embedded SQLite store (./convtrack.db)."""
-    run(BIN / "convtrack", "demo", *sys.argv[2:])
+    """Run the demo (`convtrack-demo`, from ./demo) on the embedded SQLite store (./convtrack.db)."""
+    run(BIN / "convtrack-demo", *sys.argv[2:])
 
 
 def test() -> None:

@@ -38,7 +38,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import convtrack
 from convtrack import Run
 from convtrack._resolve import Decision
-from convtrack._runs import ActiveRun, RunKind, start_run
+from convtrack._handle import RunHandle, start_run
+from convtrack._runs import RunKind
 
 GOALS = {"recorded": 1.3, "not configured": 1.12}
 
@@ -112,7 +113,7 @@ class RunOnlyMiddleware(NoOpMiddleware):
             await self.app(scope, receive, send)
         finally:
             if run is not None and token is not None:
-                ActiveRun.deactivate(token)
+                RunHandle.deactivate(token)
                 run.end()
 
 

@@ -20,9 +20,9 @@ from ._context import (
     set_user_id,
 )
 from ._instrument import instrument, uninstrument
-from ._pipeline import configure, flush, shutdown, stats
 from ._runs import Run, RunKind
 from ._scope import conversation
+from ._setup import configure, flush, shutdown, stats
 from ._trace import trace
 from .propagation import instrument_threading, propagate, uninstrument_threading
 from .sinks import ConversationSummary, JSONLSink, MemorySink, Sink, SQLiteSink

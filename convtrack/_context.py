@@ -141,6 +141,28 @@ def merge_metadata(outer: Mapping[str, Any], inner: Mapping[str, Any] | None) ->
     return ReadOnlyMetadata({**outer, **inner})
 
 
+def inherit(
+    outer: Conversation | None,
+    conversation_id: str,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Conversation:
+    """The conversation `conversation_id` entered inside `outer`: the one inheritance rule.
+
+    User and agent are inherited from `outer` unless given; metadata merges with the outer
+    metadata (inner keys win).
+    """
+    if outer is None:
+        return make(conversation_id, user_id, agent_id, merge_metadata(EMPTY_METADATA, metadata))
+    return make(
+        conversation_id,
+        outer.user_id if user_id is None else user_id,
+        outer.agent_id if agent_id is None else agent_id,
+        merge_metadata(outer.metadata, metadata),
+    )
+
+
 def current() -> Conversation | None:
     """Return the current conversation, or None outside any conversation."""
     conv = _CURRENT.get()
@@ -186,17 +208,7 @@ def set_conversation_id(
     check_id(conversation_id, "conversation_id")
     check_optional_id(user_id, "user_id")
     check_optional_id(agent_id, "agent_id")
-    outer = _CURRENT.get()
-    if outer is None:
-        conv = make(conversation_id, user_id, agent_id, merge_metadata(EMPTY_METADATA, metadata))
-    else:
-        conv = make(
-            conversation_id,
-            outer.user_id if user_id is None else user_id,
-            outer.agent_id if agent_id is None else agent_id,
-            merge_metadata(outer.metadata, metadata),
-        )
-    return _CURRENT.set(conv)
+    return _CURRENT.set(inherit(_CURRENT.get(), conversation_id, user_id, agent_id, metadata))
 
 
 def set_user_id(user_id: str | None) -> Token[Conversation | None]:

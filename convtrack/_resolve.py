@@ -8,14 +8,13 @@ messages (``auto-matched``/``auto-new``), otherwise no conversation (``none``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
-from . import _pipeline
+from . import _config
 from ._context import EMPTY_METADATA, get_raw
 from ._guard import report
 
 if TYPE_CHECKING:
-    from ._runs import ActiveRun
     from .grouping import ConversationGrouper, Resolution
 
 Grouping = Literal["context", "explicit", "auto-matched", "auto-new", "none"]
@@ -31,12 +30,27 @@ class Decision(NamedTuple):
     metadata: Mapping[str, Any] = EMPTY_METADATA  # e.g. branch_of, from peek-mode grouping
 
 
+class Parent(Protocol):
+    """What deciding reads of a parent run (a `RunHandle`)."""
+
+    @property
+    def conversation_id(self) -> str | None: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def agent_id(self) -> str | None: ...
+    @property
+    def grouping(self) -> Grouping: ...
+    @property
+    def decision(self) -> Decision: ...
+
+
 NONE = Decision(None, None, None, "none")
 _tuple_new = tuple.__new__  # Decision(...) without its Python-level __new__ (a hot path)
 _last_context: tuple[object, Decision] = (None, NONE)  # (Conversation, its Decision): a memo
 
 
-def inherited(parent: ActiveRun | None) -> Decision:
+def inherited(parent: Parent | None) -> Decision:
     """The decision for a run that carries no id of its own: its parent's, else the context's.
 
     This is `decide(parent=parent)` without messages: the hot path of `trace()` steps.
@@ -64,7 +78,7 @@ def inherited(parent: ActiveRun | None) -> Decision:
 
 
 def _explicit_or_inherited(
-    parent: ActiveRun | None,
+    parent: Parent | None,
     conversation_id: str | None,
     user_id: str | None,
     agent_id: str | None,
@@ -96,7 +110,7 @@ def _explicit_or_inherited(
 
 
 def _before_grouping(
-    parent: ActiveRun | None,
+    parent: Parent | None,
     conversation_id: str | None,
     user_id: str | None,
     agent_id: str | None,
@@ -115,13 +129,13 @@ def _before_grouping(
 
 
 def _grouper() -> ConversationGrouper | None:
-    pipeline = _pipeline.current
-    return None if pipeline is None else pipeline.grouper
+    recorder = _config.current
+    return None if recorder is None else recorder.grouper
 
 
 def decide(
     *,
-    parent: ActiveRun | None = None,
+    parent: Parent | None = None,
     conversation_id: str | None = None,
     user_id: str | None = None,
     agent_id: str | None = None,
@@ -151,7 +165,7 @@ def decide(
 
 async def adecide(
     *,
-    parent: ActiveRun | None = None,
+    parent: Parent | None = None,
     conversation_id: str | None = None,
     user_id: str | None = None,
     agent_id: str | None = None,
@@ -181,16 +195,29 @@ def _from_resolution(res: Resolution, fallback: Decision) -> Decision:
     )
 
 
-def _grouper_for(decision: Decision) -> ConversationGrouper | None:
-    """The grouper to remember an answer with: only for automatically grouped runs."""
-    if decision.conversation_id is None or not decision.grouping.startswith("auto"):
+def _grouper_for(decision: Decision, always: bool) -> ConversationGrouper | None:
+    """The grouper to remember an answer with: for automatically grouped runs (any, `always`)."""
+    if decision.conversation_id is None:
+        return None
+    if not always and not decision.grouping.startswith("auto"):
         return None
     return _grouper()
 
 
-def remember(decision: Decision, history: Sequence[Any], *, system: Any = None) -> None:
-    """After an auto-grouped call's answer: remember `history` (request + answer)."""
-    grouper = _grouper_for(decision)
+def remember(
+    decision: Decision, history: Sequence[Any], *, system: Any = None, always: bool = False
+) -> None:
+    """After a chat call's answer: remember `history` (request + answer) for the next turn.
+
+    Args:
+        decision: the call's decision; only automatically grouped calls are remembered,
+            unless `always` (a history that must be found whatever decided the call, such as
+            a Responses API marker).
+        history: the request's messages followed by the answer.
+        system: a separate system prompt (Anthropic), hashed as the first message.
+        always: remember it whatever decided the call.
+    """
+    grouper = _grouper_for(decision, always)
     if grouper is None or decision.conversation_id is None:
         return
     try:
@@ -201,9 +228,11 @@ def remember(decision: Decision, history: Sequence[Any], *, system: Any = None) 
         report("automatic grouping (remember)", exc)
 
 
-async def aremember(decision: Decision, history: Sequence[Any], *, system: Any = None) -> None:
-    """`remember()` for async code."""
-    grouper = _grouper_for(decision)
+async def aremember(
+    decision: Decision, history: Sequence[Any], *, system: Any = None, always: bool = False
+) -> None:
+    """`remember()` for async code (an async store is awaited)."""
+    grouper = _grouper_for(decision, always)
     if grouper is None or decision.conversation_id is None:
         return
     try:

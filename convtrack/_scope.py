@@ -15,8 +15,8 @@ from ._context import (
     Conversation,
     check_optional_id,
     get_raw,
+    inherit,
     make,
-    merge_metadata,
     new_conversation_id,
     reset_raw,
     root_conversation,
@@ -153,30 +153,13 @@ class conversation:
                 if cid is None:
                     return make(new_conversation_id(), None, None, EMPTY_METADATA)
                 return make(cid, None, None, EMPTY_METADATA) if fresh else root_conversation(cid)
-            return make(
-                new_conversation_id() if cid is None else cid,
-                outer.user_id,
-                outer.agent_id,
-                outer.metadata,
-            )
-        user_id, agent_id, metadata, inherit = extras
-        if outer is None:
-            return make(
-                new_conversation_id() if cid is None else cid,
-                user_id,
-                agent_id,
-                merge_metadata(EMPTY_METADATA, metadata),
-            )
-        if inherit and outer.conversation_id:
+            return inherit(outer, new_conversation_id() if cid is None else cid)
+        user_id, agent_id, metadata, keep_outer = extras
+        if keep_outer and outer is not None and outer.conversation_id:
             cid = outer.conversation_id
         elif cid is None:
             cid = new_conversation_id()
-        return make(
-            cid,
-            outer.user_id if user_id is None else user_id,
-            outer.agent_id if agent_id is None else agent_id,
-            merge_metadata(outer.metadata, metadata),
-        )
+        return inherit(outer, cid, user_id, agent_id, metadata)
 
     # -- decorator ---------------------------------------------------------------------
 

@@ -9,21 +9,21 @@ from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-from . import _pipeline
+from . import _config
 from ._context import EMPTY_METADATA, ReadOnlyMetadata
 from ._generators import Hooks, wrap_async_generator, wrap_generator
 from ._guard import report
-from ._runs import (
+from ._handle import (
     NULL_RUN,
-    ActiveRun,
     NullRun,
-    RunKind,
+    RunHandle,
     current_run,
     reset_current_run,
     set_current_run,
     start_run,
     start_step,
 )
+from ._runs import RunKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,9 +65,9 @@ class trace:
             raise TypeError(f"metadata must be a mapping, got {type(metadata).__name__}")
         self._name = name
         self._metadata = metadata
-        self._entries: list[tuple[ActiveRun, Token[ActiveRun | None]]] = []
+        self._entries: list[tuple[RunHandle, Token[RunHandle | None]]] = []
 
-    def _begin(self, name: str, inputs: Any) -> ActiveRun | None:
+    def _begin(self, name: str, inputs: Any) -> RunHandle | None:
         try:
             return start_run(
                 self._kind, name, source="trace", inputs=inputs, metadata=self._metadata
@@ -78,8 +78,8 @@ class trace:
 
     # -- context manager -------------------------------------------------------------
 
-    def __enter__(self) -> ActiveRun | NullRun:
-        if _pipeline.current is None:
+    def __enter__(self) -> RunHandle | NullRun:
+        if _config.current is None:
             return NULL_RUN
         try:
             run = start_run(
@@ -105,10 +105,10 @@ class trace:
         now = current_run()
         index = next((i for i, (run, _) in enumerate(entries) if run is now), len(entries) - 1)
         run, token = entries.pop(index)
-        ActiveRun.deactivate(token)
+        RunHandle.deactivate(token)
         run.end(error=exc)
 
-    async def __aenter__(self) -> ActiveRun | NullRun:
+    async def __aenter__(self) -> RunHandle | NullRun:
         return self.__enter__()
 
     async def __aexit__(
@@ -131,8 +131,8 @@ class trace:
         meta = EMPTY_METADATA if metadata is None else ReadOnlyMetadata(metadata)
 
         def start(
-            pipeline: _pipeline.Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any]
-        ) -> ActiveRun | None:
+            pipeline: _config.Recorder, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> RunHandle | None:
             try:
                 inputs = _inputs(args, kwargs) if pipeline.capture_content else None
                 return start_step(kind, name, "trace", current_run(), inputs, meta)
@@ -143,7 +143,7 @@ class trace:
         if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
 
             def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hooks:
-                pipeline = _pipeline.current
+                pipeline = _config.current
                 run = None if pipeline is None else start(pipeline, args, kwargs)
                 return _NO_HOOKS if run is None else _run_hooks(run)
 
@@ -152,7 +152,7 @@ class trace:
         if inspect.iscoroutinefunction(fn):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                pipeline = _pipeline.current
+                pipeline = _config.current
                 if pipeline is None:
                     return await fn(*args, **kwargs)
                 run = start(pipeline, args, kwargs)
@@ -172,7 +172,7 @@ class trace:
             return cast(F, functools.wraps(fn)(async_wrapper))
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            pipeline = _pipeline.current
+            pipeline = _config.current
             if pipeline is None:
                 return fn(*args, **kwargs)
             try:  # `start()`, inlined: the hot path of a traced call
@@ -208,7 +208,7 @@ def _nothing(token: object = None) -> None:
 _NO_HOOKS = Hooks(_nothing, _nothing)
 
 
-def _run_hooks(run: ActiveRun) -> Hooks:
+def _run_hooks(run: RunHandle) -> Hooks:
     """A traced generator's run spans its iteration; its steps run with the run current."""
 
     def finish(error: BaseException | None, count: int, closed: bool) -> None:

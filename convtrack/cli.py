@@ -1,4 +1,4 @@
-"""The `convtrack` command: look at the conversations in a SQLite store, or run the demo."""
+"""The `convtrack` command: look at the conversations in a SQLite store."""
 
 from __future__ import annotations
 
@@ -147,20 +147,6 @@ def _stderr() -> Console:
     return Console(stderr=True)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
-
-    console = _console()
-    summaries = run_demo(args.db)
-    console.print(conversations_table(summaries, f"demo conversations written to {args.db}"))
-    console.print(
-        f"see one with: convtrack show {summaries[0].conversation_id} --db {args.db}"
-        if summaries
-        else "no conversations recorded"
-    )
-    return 0
-
-
 def _cmd_ui(args: argparse.Namespace) -> int:
     try:
         from .viewer._serve import serve
@@ -178,8 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", default=DEFAULT_DB, help="SQLite store (default: %(default)s)")
         return p
 
-    p = with_db(sub.add_parser("demo", help="record a scripted offline workload, then list it"))
-    p.set_defaults(handler=_cmd_demo)
     p = with_db(sub.add_parser("conversations", help="list conversations, most recent first"))
     p.add_argument("--user", help="only this user's conversations")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default: %(default)s)")

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from . import _pipeline
+from . import _setup
+from ._pipeline import Pipeline
 from ._runs import Run
 from .sinks import MemorySink
 
@@ -25,7 +26,7 @@ class CapturedRuns:
     @property
     def runs(self) -> tuple[Run, ...]:
         """Every run so far, in emission order."""
-        _pipeline.flush(10.0)
+        _setup.flush(10.0)
         return self.sink.runs
 
     def by_conversation(self) -> dict[str | None, list[Run]]:
@@ -37,7 +38,7 @@ class CapturedRuns:
 
     def clear(self) -> None:
         """Forget the runs captured so far."""
-        _pipeline.flush(10.0)
+        _setup.flush(10.0)
         self.sink.clear()
 
     def __len__(self) -> int:
@@ -59,23 +60,22 @@ def capture_runs(
         >>> [run.name for run in captured.runs]
     """
     sink = MemorySink()
-    with _pipeline.configure_lock:
-        previous = _pipeline.current
-        pipeline = _pipeline.Pipeline(
+    with _setup.configure_lock:
+        pipeline = Pipeline(
             [sink],
-            _pipeline.resolve_grouper(grouping),
+            _setup.resolve_grouper(grouping),
             capture_content,
             max_queue_size=1_000_000,
             batch_size=512,
             export_interval=0.05,
         )
-        _pipeline.current = pipeline
+        previous = _setup.install(pipeline)
     try:
         yield CapturedRuns(sink)
     finally:
-        with _pipeline.configure_lock:
-            if _pipeline.current is pipeline:
-                _pipeline.current = previous
+        with _setup.configure_lock:
+            if _setup.current is pipeline:
+                _setup.install(previous)
         pipeline.shutdown(10.0)
 
 

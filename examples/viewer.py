@@ -25,7 +25,7 @@ from urllib.request import urlopen
 
 import uvicorn
 
-from convtrack._demo import run_demo
+from convtrack_demo import run_demo
 from convtrack.viewer import create_app
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from convtrack import _pipeline
+from convtrack import _config
 from convtrack._guard import report
+from convtrack._handle import RunHandle, current_run, start_run
 from convtrack._resolve import Decision, adecide, decide
-from convtrack._runs import ActiveRun, RunKind, current_run, start_run
+from convtrack._runs import RunKind
 
 from .remember import Memory, adrain_deferred, aremember_now, drain_deferred, remember_now
 
@@ -89,7 +90,7 @@ class LLMCall:
         endpoint: Endpoint,
         request: Request,
         decision: Decision,
-        run: ActiveRun,
+        run: RunHandle,
         nested: bool = False,
     ) -> None:
         self.endpoint = endpoint
@@ -156,8 +157,7 @@ _LLM = RunKind.LLM
 
 def capturing() -> bool:
     """Whether runs record inputs and outputs now."""
-    pipeline = _pipeline.current
-    return pipeline is not None and pipeline.capture_content
+    return _config.is_capturing()
 
 
 def begin(
@@ -209,7 +209,7 @@ def _start(
     request: Request,
     decision: Decision,
     kwargs: Mapping[str, Any],
-    parent: ActiveRun | None,
+    parent: RunHandle | None,
 ) -> LLMCall | None:
     inputs = endpoint.inputs(request, kwargs) if capturing() else None
     run = start_run(

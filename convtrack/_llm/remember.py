@@ -9,8 +9,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from convtrack import _pipeline
-from convtrack._guard import report
 from convtrack._resolve import Decision, aremember, remember
 
 
@@ -24,43 +22,12 @@ class Memory(NamedTuple):
 
 def remember_now(decision: Decision, memory: Memory) -> None:
     """Remember one history (guarded by the core)."""
-    if not memory.always:
-        remember(decision, memory.history, system=memory.system)
-        return
-    grouper = _grouper_for(decision)
-    if grouper is not None and decision.conversation_id:
-        try:
-            grouper.remember(
-                memory.history,
-                decision.conversation_id,
-                agent_id=decision.agent_id,
-                system=memory.system,
-            )
-        except Exception as exc:
-            report("automatic grouping (remember)", exc)
+    remember(decision, memory.history, system=memory.system, always=memory.always)
 
 
 async def aremember_now(decision: Decision, memory: Memory) -> None:
     """`remember_now()` for async code (an async store is awaited)."""
-    if not memory.always:
-        await aremember(decision, memory.history, system=memory.system)
-        return
-    grouper = _grouper_for(decision)
-    if grouper is not None and decision.conversation_id:
-        try:
-            await grouper.aremember(
-                memory.history,
-                decision.conversation_id,
-                agent_id=decision.agent_id,
-                system=memory.system,
-            )
-        except Exception as exc:
-            report("automatic grouping (remember)", exc)
-
-
-def _grouper_for(decision: Decision) -> Any:
-    pipeline = _pipeline.current
-    return None if pipeline is None or decision.conversation_id is None else pipeline.grouper
+    await aremember(decision, memory.history, system=memory.system, always=memory.always)
 
 
 # A stream that ends by being garbage-collected remembers its answer later: a finaliser

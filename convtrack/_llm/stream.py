@@ -17,9 +17,9 @@ from typing import Any
 
 import wrapt
 
-from convtrack import _pipeline
+from convtrack import _config
 from convtrack._guard import report
-from convtrack._runs import ActiveRun
+from convtrack._handle import RunHandle
 
 from .call import Endpoint, LLMCall, abegin, begin, capturing
 from .remember import aremember_now, defer, remember_now
@@ -234,7 +234,7 @@ def sync_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
     """The wrapt wrapper of a sync SDK method calling `endpoint`."""
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not switch.on or _pipeline.current is None:
+        if not switch.on or _config.current is None:
             return wrapped(*args, **kwargs)
         call = begin(endpoint, kwargs)
         if call is None:
@@ -246,7 +246,7 @@ def sync_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
             call.fail(exc)
             raise
         finally:
-            ActiveRun.deactivate(token)
+            RunHandle.deactivate(token)
         proxy = observe(call, result)
         if proxy is not None:
             return proxy
@@ -262,7 +262,7 @@ def async_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
     async def wrapper(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not switch.on or _pipeline.current is None:
+        if not switch.on or _config.current is None:
             return await wrapped(*args, **kwargs)
         call = await abegin(endpoint, kwargs)
         if call is None:
@@ -274,7 +274,7 @@ def async_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
             call.fail(exc)
             raise
         finally:
-            ActiveRun.deactivate(token)
+            RunHandle.deactivate(token)
         proxy = observe(call, result)
         if proxy is not None:
             return proxy

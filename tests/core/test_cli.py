@@ -1,4 +1,4 @@
-"""The convtrack command: demo, conversations, show, export, and clear errors."""
+"""The convtrack command: conversations, show, export, and clear errors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from convtrack import SQLiteSink
 from convtrack.cli import main
+from convtrack_demo import run_demo
 
 
 @pytest.fixture(autouse=True)
@@ -19,33 +20,10 @@ def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
-def test_demo_records_conversations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`convtrack demo` writes several multi-turn conversations of several users."""
-    db = tmp_path / "demo.db"
-    assert main(["demo", "--db", str(db)]) == 0
-    out = capsys.readouterr().out
-    store = SQLiteSink(db)
-    summaries = store.conversations()
-    store.close()
-    assert len(summaries) == 13
-    users = {s.user_id for s in summaries}
-    assert {"user-alice", "user-bob", "user-carol", "user-hana", "user-ivan"} <= users
-    assert all(s.llm_count >= 1 for s in summaries)
-    assert sum(s.inferred for s in summaries) >= 4  # the apps that send no ids, auto-grouped
-    web = next(s for s in summaries if s.user_id == "user-hana")
-    store = SQLiteSink(db)
-    runs = store.runs(web.conversation_id)
-    store.close()
-    http = [r for r in runs if r.kind.value == "http"]
-    assert len(http) == 3  # three requests, one conversation: the id was echoed and sent back
-    assert all(r.parent_run_id in {h.run_id for h in http} for r in runs if r.kind.value == "llm")
-    assert summaries[0].conversation_id[:8] in out
-
-
 def test_conversations_show_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """conversations lists, show prints the run tree, export writes JSON lines."""
     db = str(tmp_path / "demo.db")
-    main(["demo", "--db", db])
+    run_demo(db)
     capsys.readouterr()
     assert main(["conversations", "--db", db, "--user", "user-bob"]) == 0
     listing = capsys.readouterr().out
@@ -69,7 +47,7 @@ def test_conversations_show_export(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_unknown_conversation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """show with an unknown id says so and exits 1."""
     db = str(tmp_path / "demo.db")
-    main(["demo", "--db", db])
+    run_demo(db)
     assert main(["show", "nope", "--db", db]) == 1
     assert "no conversation nope" in capsys.readouterr().out
 

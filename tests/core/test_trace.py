@@ -198,7 +198,7 @@ def test_decorator_keeps_metadata() -> None:
 def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
     """end(hold=True) keeps a run back; adopt() still moves it; release() emits it once."""
     from convtrack._resolve import Decision
-    from convtrack._runs import start_run
+    from convtrack._handle import start_run
 
     run = start_run("chain", "early-step", source="test")
     assert run is not None
@@ -221,9 +221,9 @@ def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
 
 
 def test_an_emitted_run_no_longer_changes(memory_sink: ct.MemorySink) -> None:
-    """The Run takes over its ActiveRun's fields: setters after end() must not reach it
+    """The Run takes over its RunHandle's fields: setters after end() must not reach it
     (before or after the dispatcher built it), while a held run still takes them."""
-    from convtrack._runs import start_run
+    from convtrack._handle import start_run
 
     late = start_run("tool", "late-setters", source="test")
     held = start_run("tool", "held", source="test")
@@ -251,14 +251,14 @@ def test_an_emitted_run_no_longer_changes(memory_sink: ct.MemorySink) -> None:
 
 
 def test_an_active_run_reads_the_run_defaults_until_set() -> None:
-    """ActiveRun mirrors Run's defaults (a Run is a copy of its fields): they must not drift."""
+    """RunHandle mirrors Run's defaults (a Run is a copy of its fields): they must not drift."""
     from dataclasses import MISSING, fields
 
-    from convtrack._runs import ActiveRun
+    from convtrack._handle import RunHandle
 
     for f in fields(ct.Run):
         if f.default is not MISSING:
-            assert getattr(ActiveRun, f.name) == f.default, f.name
+            assert getattr(RunHandle, f.name) == f.default, f.name
 
 
 def test_pipeline_runs_behave_as_dataclasses_with_exact_times() -> None:

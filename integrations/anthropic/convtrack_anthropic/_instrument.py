@@ -14,10 +14,9 @@ from typing import Any
 
 import wrapt
 
-from convtrack import _pipeline
-from convtrack._guard import report
-from convtrack._llm.call import LLMCall, abegin, begin
-from convtrack._llm.stream import (
+from convtrack.instrumentation import Patches, RunHandle, is_recording, report
+from convtrack.instrumentation.llm import LLMCall, abegin, begin
+from convtrack.instrumentation.streams import (
     AsyncStream,
     StreamState,
     Switch,
@@ -26,8 +25,6 @@ from convtrack._llm.stream import (
     async_wrapper,
     sync_wrapper,
 )
-from convtrack._patch import Patches
-from convtrack._runs import ActiveRun
 
 from ._messages import MessagesEndpoint
 
@@ -73,7 +70,7 @@ class _StreamManager(wrapt.ObjectProxy[Any]):
             call.fail(exc)
             raise
         finally:
-            ActiveRun.deactivate(token)
+            RunHandle.deactivate(token)
         self._self_state = _attach(call, stream, SyncStream)
         return stream
 
@@ -104,7 +101,7 @@ class _AsyncStreamManager(wrapt.ObjectProxy[Any]):
             call.fail(exc)
             raise
         finally:
-            ActiveRun.deactivate(token)
+            RunHandle.deactivate(token)
         self._self_state = _attach(call, stream, AsyncStream)
         return stream
 
@@ -117,7 +114,7 @@ class _AsyncStreamManager(wrapt.ObjectProxy[Any]):
 
 
 def _recording() -> bool:
-    return _switch.on and _pipeline.current is not None
+    return _switch.on and is_recording()
 
 
 def _stream_helper(

@@ -15,7 +15,15 @@ from typing import Any
 import anthropic
 from anthropic.types import Message
 
-from convtrack._llm.call import Answer, Endpoint, Request, fields, given, plain, text_or_none
+from convtrack.instrumentation.llm import (
+    Answer,
+    Endpoint,
+    Request,
+    fields,
+    given,
+    plain,
+    text_or_none,
+)
 
 _USAGE_KEYS = (
     "input_tokens",

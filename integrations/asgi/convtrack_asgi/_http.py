@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from convtrack._guard import report
+from convtrack.instrumentation import report
 
 MAX_LENGTH = 128
 # The default alphabet: letters, digits and . _ : @ / + = -

@@ -7,19 +7,20 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from convtrack import _pipeline
-from convtrack._context import (
-    EMPTY_METADATA,
+from convtrack import new_conversation_id
+from convtrack.instrumentation import (
     Conversation,
-    get_raw,
-    make,
-    new_conversation_id,
-    reset_raw,
-    root_conversation,
-    set_raw,
+    RunHandle,
+    RunKind,
+    attach,
+    conversation_of,
+    current_conversation,
+    detach,
+    inherit,
+    is_recording,
+    report,
+    start_run,
 )
-from convtrack._guard import report
-from convtrack._runs import ActiveRun, RunKind, start_step
 
 from ._http import (
     ALLOWED,
@@ -55,7 +56,7 @@ def _remember(raw: bytes, cid: str) -> Conversation:
     """Memoise a valid id's root Conversation (the memo starts over when full)."""
     if len(_KNOWN) >= _KNOWN_MAX:
         _KNOWN.clear()
-    conv = _KNOWN[raw] = root_conversation(cid)
+    conv = _KNOWN[raw] = conversation_of(cid)
     return conv
 
 
@@ -175,25 +176,16 @@ class ConversationMiddleware:
             cid = new_conversation_id()
             echoed = cid.encode("ascii")
         user = self._user(scope) if wants_user and not rejected else None
-        outer = get_raw()
+        outer = current_conversation()
         if cid is None and user is None:
             conv = outer
-        elif outer is None:
-            conv = (
-                known
-                if known is not None and user is None
-                else make(cid or "", user, None, EMPTY_METADATA)
-            )
-        else:
-            conv = make(
-                cid or outer.conversation_id,
-                outer.user_id if user is None else user,
-                outer.agent_id,
-                outer.metadata,
-            )
+        elif outer is None and known is not None and user is None:
+            conv = known
+        else:  # a user header alone keeps the outer conversation's id
+            conv = inherit(outer, cid or (outer.conversation_id if outer else ""), user)
         if cid is None or not echo:
             echoed = None
-        if _pipeline.current is not None:
+        if is_recording():
             await self._recorded(app, scope, receive, send, conv, echoed)
             return
         if echoed is not None:
@@ -209,11 +201,11 @@ class ConversationMiddleware:
         if conv is outer:
             await app(scope, receive, send)
             return
-        token = set_raw(conv)
+        token = attach(conv)
         try:
             await app(scope, receive, send)
         finally:
-            reset_raw(token)
+            detach(token)
 
     async def _recorded(
         self,
@@ -243,31 +235,31 @@ class ConversationMiddleware:
                     status = 403  # closed before accept: the server denies the handshake
             return send(message)
 
-        run: ActiveRun | None = None
+        run: RunHandle | None = None
         run_token = None
-        token = set_raw(conv) if conv is not get_raw() else None
+        token = attach(conv) if conv is not current_conversation() else None
         try:
             try:  # the request's run is a root; the core decides its conversation (the context)
-                run = start_step(_HTTP, "", "asgi", None, None, EMPTY_METADATA)
+                run = start_run(_HTTP, "", source="asgi", parent=None)
                 run_token = run.activate()
             except Exception as exc:
                 report("asgi (starting the http run)", exc)
             await app(scope, receive, send_recording)
         except BaseException as exc:
-            if run is not None:
+            if run:
                 self._finish(run, scope, root, status, close_code, exc)
             raise
         finally:
             if token is not None:
-                reset_raw(token)
+                detach(token)
             if run_token is not None:
-                ActiveRun.deactivate(run_token)
-        if run is not None:
+                RunHandle.deactivate(run_token)
+        if run:
             self._finish(run, scope, root, status, close_code, None)
 
     @staticmethod
     def _finish(
-        run: ActiveRun,
+        run: RunHandle,
         scope: Scope,
         root_path: str,
         status: int | None,

@@ -21,8 +21,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.prompt_values import PromptValue
 
-from convtrack._guard import report
-from convtrack._json import to_jsonable
+from convtrack.instrumentation import report, to_jsonable
 
 _MAX_DEPTH = 12
 _PRIMITIVES = (str, int, float, bool)

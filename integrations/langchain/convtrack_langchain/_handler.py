@@ -11,9 +11,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from convtrack import _pipeline
-from convtrack._guard import report
-from convtrack._runs import ActiveRun, RunKind
+from convtrack.instrumentation import RunHandle, RunKind, is_capturing, is_recording, report
 
 from . import _convert as convert
 from ._recorder import end, end_llm, start
@@ -69,7 +67,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         """Custom events are not runs: not observed."""
         return True
 
-    def _open_run(self, run_id: UUID) -> ActiveRun | None:
+    def _open_run(self, run_id: UUID) -> RunHandle | None:
         """The convtrack run of an open LangChain run (None when unknown or forgotten)."""
         entry = self._table.get(run_id)
         return None if entry is None else entry.run
@@ -94,8 +92,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Start a chain run (prompts and output parsers included)."""
-        pipeline = _pipeline.current
-        if pipeline is None:
+        if not is_recording():
             return
         try:
             start(
@@ -104,7 +101,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
                 convert.run_name(serialized, kwargs, "chain"),
                 run_id,
                 parent_run_id,
-                convert.plain(inputs) if pipeline.capture_content else None,
+                convert.plain(inputs) if is_capturing() else None,
                 metadata,
                 tags,
                 run_type=kwargs.get("run_type"),
@@ -124,8 +121,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Start a chat model run (its messages may group the conversation automatically)."""
-        pipeline = _pipeline.current
-        if pipeline is None:
+        if not is_recording():
             return
         nest_model_calls()  # again, if `uninstrument()` undid it while this handler is in use
         try:
@@ -136,7 +132,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
                 convert.run_name(serialized, kwargs, "chat_model"),
                 run_id,
                 parent_run_id,
-                {"messages": convert.messages(request)} if pipeline.capture_content else None,
+                {"messages": convert.messages(request)} if is_capturing() else None,
                 metadata,
                 tags,
                 messages=request,
@@ -157,12 +153,11 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Start a (text completion) LLM run."""
-        pipeline = _pipeline.current
-        if pipeline is None:
+        if not is_recording():
             return
         try:
             inputs = None
-            if pipeline.capture_content:
+            if is_capturing():
                 inputs = {"prompt": prompts[0]} if len(prompts) == 1 else {"prompts": prompts}
             start(
                 self._table,
@@ -191,12 +186,11 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Start a tool run."""
-        pipeline = _pipeline.current
-        if pipeline is None:
+        if not is_recording():
             return
         try:
             recorded = None
-            if pipeline.capture_content:
+            if is_capturing():
                 recorded = convert.plain(inputs) if inputs is not None else {"input": input_str}
             start(
                 self._table,
@@ -223,8 +217,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         """Start a retriever run."""
-        pipeline = _pipeline.current
-        if pipeline is None:
+        if not is_recording():
             return
         try:
             start(
@@ -233,7 +226,7 @@ class ConversationCallbackHandler(BaseCallbackHandler):
                 convert.run_name(serialized, kwargs, "retriever"),
                 run_id,
                 parent_run_id,
-                {"query": query} if pipeline.capture_content else None,
+                {"query": query} if is_capturing() else None,
                 metadata,
                 tags,
             )

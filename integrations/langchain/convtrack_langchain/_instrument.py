@@ -29,9 +29,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackManager, CallbackManager
 from langchain_core.tracers import context as tracer_context
 
-from convtrack._context import get_raw
-from convtrack._guard import report
-from convtrack._patch import patch, unpatch
+from convtrack.instrumentation import Patches, current_conversation, report
 
 from . import _nest
 from ._handler import ConversationCallbackHandler
@@ -63,8 +61,7 @@ def instrument() -> None:
         _hook = next(e for e in tracer_context._configure_hooks if e[0] is var)
         _handler = handler
         _nest.enable()
-        patch(CallbackManager, "configure", _configure)
-        patch(AsyncCallbackManager, "configure", _configure)
+        _patches.apply()
 
 
 def uninstrument() -> None:
@@ -77,8 +74,7 @@ def uninstrument() -> None:
         _nest.disable()
         if _hook is None:
             return
-        unpatch(CallbackManager, "configure")
-        unpatch(AsyncCallbackManager, "configure")
+        _patches.remove()
         hooks = tracer_context._configure_hooks
         for index, entry in enumerate(hooks):
             if entry is _hook:
@@ -108,6 +104,16 @@ def _configure(wrapped: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, 
     return manager
 
 
+_MANAGER = CallbackManager.__module__
+_patches = Patches(
+    "langchain-core",
+    [
+        (_MANAGER, CallbackManager.__name__, "configure", _configure),
+        (AsyncCallbackManager.__module__, AsyncCallbackManager.__name__, "configure", _configure),
+    ],
+)
+
+
 def _add_conversation_metadata(manager: BaseCallbackManager, configurable: Any) -> None:
     metadata = manager.metadata
     if "conversation_id" in metadata or "thread_id" in metadata or "session_id" in metadata:
@@ -117,7 +123,7 @@ def _add_conversation_metadata(manager: BaseCallbackManager, configurable: Any) 
         if ids:
             manager.add_metadata(ids)
             return
-    ctx = get_raw()
+    ctx = current_conversation()
     if ctx is not None and ctx.conversation_id:
         conversation_id = ctx.conversation_id
         manager.add_metadata({"conversation_id": conversation_id, "thread_id": conversation_id})

@@ -33,10 +33,13 @@ from typing import Any
 
 import wrapt
 
-from convtrack import _pipeline
-from convtrack._guard import report
-from convtrack._patch import Patches
-from convtrack._runs import ActiveRun, current_run, reset_current_run, set_current_run
+from convtrack.instrumentation import (
+    NULL_RUN,
+    Patches,
+    RunHandle,
+    is_recording,
+    report,
+)
 
 from ._handler import ConversationCallbackHandler
 from ._state import nesting as _switch
@@ -49,15 +52,15 @@ class _Scope:
 
     def __init__(self) -> None:
         self.claimed = False
-        self.run: ActiveRun | None = None
+        self.run: RunHandle | None = None
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("convtrack_langchain.stream", default=None)
 
 
-def run_of(manager: Any) -> ActiveRun | None:
+def run_of(manager: Any) -> RunHandle | None:
     """The open convtrack run of a LangChain run manager (None when no handler of ours has it)."""
-    if manager is None or _pipeline.current is None:
+    if manager is None or not is_recording():
         return None
     run_id = manager.run_id
     for handler in manager.handlers:
@@ -68,7 +71,7 @@ def run_of(manager: Any) -> ActiveRun | None:
     return None
 
 
-def _run_of_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveRun | None:
+def _run_of_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> RunHandle | None:
     """The run of a `_generate_with_cache(messages, stop=None, run_manager=None, ...)` call."""
     if not _switch.on:
         return None
@@ -87,7 +90,7 @@ def _generate(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[s
     try:
         return wrapped(*args, **kwargs)
     finally:
-        ActiveRun.deactivate(token)
+        RunHandle.deactivate(token)
 
 
 async def _agenerate(
@@ -100,7 +103,7 @@ async def _agenerate(
     try:
         return await wrapped(*args, **kwargs)
     finally:
-        ActiveRun.deactivate(token)
+        RunHandle.deactivate(token)
 
 
 def _claim(managers: Any) -> None:
@@ -113,7 +116,7 @@ def _claim(managers: Any) -> None:
         run = run_of(managers[0])
         if run is not None:
             scope.run = run
-            set_current_run(run)  # undone when the step ends (`_Steps._self_enter`)
+            run.activate()  # undone when the step ends (`_Steps._self_enter`)
 
 
 def _chat_model_start(
@@ -143,7 +146,7 @@ async def _achat_model_start(
 class _Steps(wrapt.ObjectProxy[Any]):
     """The iterator `stream()` returns, unchanged, each step run in the stream's scope."""
 
-    def __init__(self, wrapped: Any, run: ActiveRun | None = None) -> None:
+    def __init__(self, wrapped: Any, run: RunHandle | None = None) -> None:
         super().__init__(wrapped)
         self._self_scope = scope = _Scope()
         if run is not None:  # known from the start: no chat model start to wait for
@@ -153,11 +156,11 @@ class _Steps(wrapt.ObjectProxy[Any]):
     def _self_enter(self) -> tuple[Any, Any]:
         scope = self._self_scope
         run = scope.run
-        return _scope.set(scope), set_current_run(run if run is not None else current_run())
+        return _scope.set(scope), (run if run is not None else NULL_RUN).activate()
 
     @staticmethod
     def _self_exit(tokens: tuple[Any, Any]) -> None:
-        reset_current_run(tokens[1])
+        RunHandle.deactivate(tokens[1])
         _scope.reset(tokens[0])
 
 
@@ -209,14 +212,14 @@ class _AsyncSteps(_Steps):
 
 def _stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
-    if not _switch.on or _pipeline.current is None:
+    if not _switch.on or not is_recording():
         return result
     return _SyncSteps(result)
 
 
 def _astream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
-    if not _switch.on or _pipeline.current is None:
+    if not _switch.on or not is_recording():
         return result
     return _AsyncSteps(result)
 

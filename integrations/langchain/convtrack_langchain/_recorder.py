@@ -12,11 +12,17 @@ from uuid import UUID
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from convtrack import _pipeline
-from convtrack._context import ReadOnlyMetadata
-from convtrack._guard import report
-from convtrack._resolve import Decision, decide, remember
-from convtrack._runs import RunKind, current_run, start_run
+from convtrack.instrumentation import (
+    Decision,
+    ReadOnlyMetadata,
+    RunKind,
+    current_run,
+    decide,
+    is_capturing,
+    remember,
+    report,
+    start_run,
+)
 
 from . import _convert as convert
 from ._state import Entry, RunTable, Tree, root_decision
@@ -73,7 +79,7 @@ def start(
         metadata=convert.run_metadata(metadata, tags, run_type),
         run_id=str(run_id),
     )
-    if run is None:
+    if not run:
         return
     grouped = messages is not None and run.grouping.startswith("auto")
     table.add(run_id, Entry(run, tree, messages if grouped else None))
@@ -86,12 +92,10 @@ def end(table: RunTable, run_id: UUID, outputs: Any, error: BaseException | None
         return
     if error is not None:
         entry.run.end(error=error, hold=True)
+    elif is_capturing():
+        entry.run.end(outputs=convert.plain(outputs), hold=True)
     else:
-        pipeline = _pipeline.current
-        if pipeline is not None and pipeline.capture_content:
-            entry.run.end(outputs=convert.plain(outputs), hold=True)
-        else:
-            entry.run.end(hold=True)
+        entry.run.end(hold=True)
     table.settle(run_id, entry)
 
 
@@ -110,9 +114,8 @@ def end_llm(table: RunTable, run_id: UUID, response: LLMResult) -> None:
         model = convert.response_model(response, answered)
     except Exception as exc:  # an odd result: the run still ends, with what was read
         report("langchain: reading an LLM result", exc)
-    pipeline = _pipeline.current
     run.end(
-        outputs=output if pipeline is not None and pipeline.capture_content else None,
+        outputs=output if is_capturing() else None,
         usage=usage,
         model=model,
         metadata=_STREAMED if entry.streamed else None,

@@ -18,10 +18,14 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from convtrack._context import EMPTY_METADATA, get_raw
-from convtrack._guard import report
-from convtrack._resolve import Decision, decide
-from convtrack._runs import ActiveRun, current_run
+from convtrack.instrumentation import (
+    Decision,
+    RunHandle,
+    current_conversation,
+    current_run,
+    decide,
+    report,
+)
 
 
 class Switch:
@@ -63,7 +67,7 @@ class Tree:
         # While no conversation is known: the tree's open runs, to adopt one when it is,
         # and its ended runs, held back until then.
         self.open: set[Entry] | None = set() if decision.conversation_id is None else None
-        self.held: list[ActiveRun] = []
+        self.held: list[RunHandle] = []
 
 
 class Entry:
@@ -71,7 +75,7 @@ class Entry:
 
     __slots__ = ("messages", "run", "streamed", "tree")
 
-    def __init__(self, run: ActiveRun, tree: Tree, messages: Sequence[Any] | None) -> None:
+    def __init__(self, run: RunHandle, tree: Tree, messages: Sequence[Any] | None) -> None:
         self.run = run
         self.tree = tree
         self.messages = messages  # a chat model's request, kept to remember an auto-grouped answer
@@ -99,7 +103,7 @@ def root_decision(metadata: Mapping[str, Any] | None, messages: Sequence[Any] | 
     """
     conversation_id = metadata_id(metadata)
     if conversation_id is not None:
-        ctx = get_raw()
+        ctx = current_conversation()
         if ctx is not None and ctx.conversation_id == conversation_id:
             conversation_id = None
     return decide(parent=current_run(), conversation_id=conversation_id, messages=messages)
@@ -162,7 +166,7 @@ class RunTable:
         with self._lock:
             if tree.open is None:
                 return tree.decision
-            shared = decision._replace(metadata=EMPTY_METADATA)  # branch_of is the call's own
+            shared = decision._replace(metadata={})  # branch_of is the call's own
             for entry in tree.open:
                 entry.run.adopt(shared)
             held, tree.held = tree.held, []
@@ -179,7 +183,7 @@ class RunTable:
 
         The root's end releases the whole pending tree (it will not decide any more).
         """
-        release: list[ActiveRun] = [entry.run]
+        release: list[RunHandle] = [entry.run]
         with self._lock:
             tree = entry.tree
             if tree.open is not None:

@@ -8,7 +8,15 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from convtrack._llm.call import Answer, Endpoint, Request, fields, given, plain, text_or_none
+from convtrack.instrumentation.llm import (
+    Answer,
+    Endpoint,
+    Request,
+    fields,
+    given,
+    plain,
+    text_or_none,
+)
 
 
 def ids(metadata: Any) -> tuple[str | None, str | None, str | None]:

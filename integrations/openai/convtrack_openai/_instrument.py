@@ -6,8 +6,8 @@ from typing import Any
 
 import wrapt
 
-from convtrack import _pipeline
-from convtrack._llm.stream import (
+from convtrack.instrumentation import Patches, is_recording
+from convtrack.instrumentation.streams import (
     StreamState,
     Switch,
     Wrapper,
@@ -15,7 +15,6 @@ from convtrack._llm.stream import (
     collecting,
     sync_wrapper,
 )
-from convtrack._patch import Patches
 
 from ._chat import ChatEndpoint
 from ._responses import ResponsesEndpoint
@@ -75,7 +74,7 @@ def _stream_helper(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     manager = wrapped(*args, **kwargs)
-    if not _switch.on or _pipeline.current is None:
+    if not _switch.on or not is_recording():
         return manager
     if hasattr(manager, "__aenter__"):
         return _AsyncStreamManager(manager)

@@ -24,8 +24,15 @@ from typing import Any
 import openai
 from openai.types.responses import Response
 
-from convtrack._llm.call import Answer, Endpoint, Request, given, plain, text_or_none
-from convtrack._llm.remember import Memory
+from convtrack.instrumentation.llm import (
+    Answer,
+    Endpoint,
+    Memory,
+    Request,
+    given,
+    plain,
+    text_or_none,
+)
 
 from ._chat import ids, usage_of
 

@@ -10,8 +10,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext
 
-from convtrack._context import Conversation, get_raw
-from convtrack._guard import report
+from convtrack.instrumentation import Conversation, current_conversation, report
 
 from ._names import DEFAULT, AttributeNames, Names, parse
 
@@ -87,7 +86,7 @@ class ConversationSpanProcessor(SpanProcessor):
         # span_id, is_remote, ...): indexed rather than through its properties (Python calls).
         try:
             sdk: Any = span
-            conv = get_raw()
+            conv = current_conversation()
             if conv is None:  # outside any conversation: is the span's trace remembered?
                 traces = self._traces
                 if not traces:
@@ -145,7 +144,7 @@ class ConversationSpanProcessor(SpanProcessor):
     def _on_start_public(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             stamp: Stamp | None
-            conv = get_raw()
+            conv = current_conversation()
             if conv is None:
                 entry = self._traces.get(span.context.trace_id)
                 if entry is None:

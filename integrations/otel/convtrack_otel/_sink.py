@@ -27,8 +27,9 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from convtrack import Run, _pipeline
-from convtrack._guard import report
+import convtrack
+from convtrack import Run
+from convtrack.instrumentation import report
 
 from ._names import DEFAULT, AttributeNames, parse
 from ._spans import error_parts, ns_of, span_id_of, span_parts, trace_id_of
@@ -273,7 +274,7 @@ class OTelSink:
 
     def _flush_at_exit(self) -> None:
         try:
-            _pipeline.flush(5.0)
+            convtrack.flush(5.0)
             self.flush(5.0)
             self._exited = True
         except Exception as exc:

@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from convtrack import Run
-from convtrack._json import dumps
+from convtrack.instrumentation import dumps
 
 from ._names import Names
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from convtrack._demo import run_demo
+from convtrack_demo import run_demo
 from convtrack.viewer import create_app
 
 

@@ -12,7 +12,7 @@ from openai_support import MODEL, Chat, llm_runs
 
 import convtrack
 from convtrack import _resolve
-from convtrack._runs import ActiveRun, start_run
+from convtrack._handle import RunHandle, start_run
 from convtrack.grouping import ConversationGrouper
 
 
@@ -320,7 +320,7 @@ def test_a_call_inside_a_grouped_llm_run_takes_its_conversation_and_remembers_no
     try:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     finally:
-        ActiveRun.deactivate(token)
+        RunHandle.deactivate(token)
     outer.end()
     convtrack.flush()
     inner = next(r for r in sink.runs if r.source == "openai")

@@ -15,7 +15,7 @@ from otlp_receiver import attributes_of, running_receiver
 
 import convtrack
 from convtrack._resolve import decide
-from convtrack._runs import start_run
+from convtrack._handle import start_run
 
 
 def by_name(spans: list[Span]) -> dict[str, Span]:

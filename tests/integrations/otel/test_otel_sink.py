@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import convtrack
 from convtrack import Run
 from convtrack._resolve import Decision, decide
-from convtrack._runs import start_run
+from convtrack._handle import start_run
 
 
 def configure(sink: OTelSink, **kwargs: Any) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _pipeline
-from ._context import reset, set_user_id
+import convtrack
+from convtrack import SQLiteSink, reset, set_user_id
 
 _FAQ = {
     "refund": "Refunds are accepted within 30 days; opened items get store credit.",
@@ -27,8 +27,11 @@ _AUTO_USER = "user-hugo"
 _AUTO_CHAT = ["Hi! Is there a warranty?", "How long is it?", "Thanks, bye."]
 
 
-def run_langchain_part() -> list[str]:
-    """Drive the LangChain chains (if convtrack-langchain is installed); return the ids made."""
+def run_langchain_part(db_path: str) -> list[str]:
+    """Drive the LangChain chains (if convtrack-langchain is installed); return the ids made.
+
+    convtrack must be configured, writing to the SQLite store `db_path`.
+    """
     try:
         from convtrack_langchain import ConversationCallbackHandler
     except ImportError:
@@ -42,7 +45,7 @@ def run_langchain_part() -> list[str]:
         )
         ids.append(thread_id)
     _chat(chat, _AUTO_CHAT, _AUTO_USER, {"callbacks": [handler]})  # no id: grouped by history
-    return ids + _conversations_of(_AUTO_USER)
+    return ids + _conversations_of(db_path, _AUTO_USER)
 
 
 def _chat(chain: Any, questions: list[str], user_id: str, config: dict[str, Any]) -> None:
@@ -59,18 +62,14 @@ def _chat(chain: Any, questions: list[str], user_id: str, config: dict[str, Any]
         reset(token)
 
 
-def _conversations_of(user_id: str) -> list[str]:
-    """The conversations the pipeline's SQLite store holds for `user_id` (after a flush)."""
-    from .sinks import SQLiteSink
-
-    pipeline = _pipeline.current
-    if pipeline is None:
-        return []
-    _pipeline.flush(10.0)
-    for sink in pipeline.sinks:
-        if isinstance(sink, SQLiteSink):
-            return [c.conversation_id for c in sink.conversations(None, user_id=user_id)]
-    return []
+def _conversations_of(db_path: str, user_id: str) -> list[str]:
+    """The conversations the store `db_path` holds for `user_id` (after a flush)."""
+    convtrack.flush(10.0)
+    store = SQLiteSink(db_path, create=False)
+    try:
+        return [c.conversation_id for c in store.conversations(None, user_id=user_id)]
+    finally:
+        store.close()
 
 
 def _chains() -> tuple[Any, Any]:

@@ -7,8 +7,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._context import get_conversation_id, get_user_id
-from ._trace import trace
+from convtrack import get_conversation_id, get_user_id, trace
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -1,4 +1,4 @@
-"""`convtrack demo`: a scripted, offline support-chat workload written to a SQLite store."""
+"""The demo's main workload: a scripted, offline support chat written to a SQLite store."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import _pipeline
-from ._context import new_conversation_id, reset, set_conversation_id
-from ._scope import conversation
-from ._trace import trace
-from .sinks import ConversationSummary, SQLiteSink
+import convtrack
+from convtrack import (
+    ConversationSummary,
+    SQLiteSink,
+    conversation,
+    new_conversation_id,
+    reset,
+    set_conversation_id,
+    trace,
+)
 
 _SCRIPTS = {
     "user-alice": [
@@ -98,18 +103,18 @@ def nightly_summary(session: ChatSession) -> None:
 
 def _optional_parts(db_path: str) -> list[Callable[[], list[str]]]:
     """The demo's parts that use integrations; each returns [] when its integration is missing."""
-    from ._demo_asgi import run_asgi_part
-    from ._demo_langchain import run_langchain_part
-    from ._demo_llm import run_llm_part
+    from ._asgi_part import run_asgi_part
+    from ._langchain_part import run_langchain_part
+    from ._llm_part import run_llm_part
 
-    return [run_asgi_part, lambda: run_llm_part(db_path), run_langchain_part]
+    return [run_asgi_part, lambda: run_llm_part(db_path), lambda: run_langchain_part(db_path)]
 
 
 def run_demo(db_path: str) -> list[ConversationSummary]:
     """Record the demo workload into `db_path` and return its conversations, newest first."""
     rng = random.Random(42)
     sink = SQLiteSink(db_path)
-    _pipeline.configure([sink])
+    convtrack.configure([sink])
     sessions: list[ChatSession] = []
     try:
         for user_id, chats in _SCRIPTS.items():
@@ -123,8 +128,8 @@ def run_demo(db_path: str) -> list[ConversationSummary]:
         ids = {s.conversation_id for s in sessions}
         for part in _optional_parts(db_path):
             ids.update(part())
-        _pipeline.flush(10.0)
+        convtrack.flush(10.0)
         found = [s for s in sink.conversations(limit=None) if s.conversation_id in ids]
     finally:
-        _pipeline.shutdown(10.0)
+        convtrack.shutdown(10.0)
     return found

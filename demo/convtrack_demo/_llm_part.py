@@ -14,9 +14,9 @@ import json
 from types import ModuleType
 from typing import Any
 
-from . import _pipeline
-from .fake_llm import FakeLLMServer
-from .sinks import SQLiteSink
+import convtrack
+from convtrack import SQLiteSink
+from convtrack.fake_llm import FakeLLMServer
 
 _SYSTEM = {"role": "system", "content": "You are the support assistant of a bike shop."}
 _OPENAI_CHATS = {
@@ -118,7 +118,7 @@ def run_llm_part(db_path: str) -> list[str]:
     with FakeLLMServer() as server:
         _run_openai(server)
         _run_anthropic(server)
-    _pipeline.flush(10.0)
+    convtrack.flush(10.0)
     return _llm_conversations(db_path)
 
 
