@@ -51,7 +51,7 @@ def setup() -> None:
 
 
 def demo() -> None:
-    """Run the demo (`convtrack-demo`, from ./demo) on the embedded SQLite store (./convtrack.db)."""
+    """Run the demo (`convtrack-demo`, ./demo) on the embedded SQLite store (./convtrack.db)."""
     run(BIN / "convtrack-demo", *sys.argv[2:])
 
 

@@ -24,8 +24,8 @@ from urllib.parse import quote
 from urllib.request import urlopen
 
 import uvicorn
-
 from convtrack_demo import run_demo
+
 from convtrack.viewer import create_app
 
 

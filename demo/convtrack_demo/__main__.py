@@ -6,8 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from convtrack.cli import conversations_table
 from rich.console import Console
+
+from convtrack.cli import conversations_table
 
 from ._workload import run_demo
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from convtrack_demo import run_demo
 
 from convtrack import SQLiteSink
 from convtrack.cli import main
-from convtrack_demo import run_demo
 
 
 @pytest.fixture(autouse=True)

@@ -197,8 +197,8 @@ def test_decorator_keeps_metadata() -> None:
 
 def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
     """end(hold=True) keeps a run back; adopt() still moves it; release() emits it once."""
-    from convtrack._resolve import Decision
     from convtrack._handle import start_run
+    from convtrack._resolve import Decision
 
     run = start_run("chain", "early-step", source="test")
     assert run is not None

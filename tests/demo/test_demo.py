@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from convtrack_demo.__main__ import main
 
 from convtrack import SQLiteSink
-from convtrack_demo.__main__ import main
 
 
 @pytest.fixture(autouse=True)

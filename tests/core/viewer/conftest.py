@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from convtrack_demo import run_demo
 from starlette.applications import Starlette
 
-from convtrack_demo import run_demo
 from convtrack.viewer import create_app
 
 

@@ -22,8 +22,8 @@ from sdk_models import AnthropicChat, OpenAIChat, SyncOnlyOpenAIChat, TwoCallsOp
 
 import convtrack as ct
 from convtrack import Run
-from convtrack._patch import is_patched
 from convtrack._handle import current_run
+from convtrack._patch import is_patched
 from convtrack.fake_llm import FakeLLMServer
 from convtrack.grouping import ConversationGrouper, Resolution
 from convtrack.testing import CapturedRuns, capture_runs
