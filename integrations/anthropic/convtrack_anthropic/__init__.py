@@ -24,6 +24,13 @@ except ImportError as exc:  # pragma: no cover - exercised in a test with anthro
         "convtrack_anthropic needs the 'anthropic' package: pip install convtrack-anthropic"
     ) from exc
 
-from convtrack_anthropic._instrument import instrument, uninstrument
+from convtrack_anthropic._instrument import (
+    AnthropicInstrumentor,
+    instrument,
+    is_instrumented,
+    uninstrument,
+)
 
-__all__ = ["instrument", "uninstrument"]
+__version__ = "0.1.0"
+
+__all__ = ["AnthropicInstrumentor", "instrument", "is_instrumented", "uninstrument"]

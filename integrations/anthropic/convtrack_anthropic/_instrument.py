@@ -14,7 +14,7 @@ from typing import Any
 
 import wrapt
 
-from convtrack.instrumentation import Patches, RunHandle, is_recording, report
+from convtrack.instrumentation import Instrumentor, RunHandle, Target, is_recording, report
 from convtrack.instrumentation.llm import LLMCall, abegin, begin
 from convtrack.instrumentation.streams import (
     AsyncStream,
@@ -139,14 +139,18 @@ _TARGETS: list[tuple[str, str, str, Wrapper]] = [
 ]
 
 
-_patches = Patches("anthropic", _TARGETS, _switch)
+class AnthropicInstrumentor(Instrumentor):
+    """Records every Anthropic `messages` call (sync, async, streamed or not)."""
+
+    library = "anthropic"
+    switch = _switch
+
+    def targets(self) -> list[Target]:
+        """The SDK methods wrapped."""
+        return _TARGETS
 
 
-def instrument() -> None:
-    """Record every Anthropic `messages` call (safe to call twice)."""
-    _patches.apply()
-
-
-def uninstrument() -> None:
-    """Undo `instrument()` (safe to call twice)."""
-    _patches.remove()
+_instrumentor = AnthropicInstrumentor()
+instrument = _instrumentor.instrument
+uninstrument = _instrumentor.uninstrument
+is_instrumented = _instrumentor.is_instrumented

@@ -14,11 +14,12 @@ from langchain_core.outputs import LLMResult
 from convtrack.instrumentation import RunHandle, RunKind, is_capturing, is_recording, report
 
 from . import _convert as convert
+from ._nest import nest_model_calls
 from ._recorder import end, end_llm, start
-from ._state import RunTable, nest_model_calls
+from ._state import RunOwner, RunTable
 
 
-class ConversationCallbackHandler(BaseCallbackHandler):
+class ConversationCallbackHandler(BaseCallbackHandler, RunOwner):
     """Records LangChain chain, chat model, LLM, tool and retriever runs as convtrack runs.
 
     Pass it in a run's config (``chain.invoke(x, config={"callbacks": [handler]})``), or call

@@ -41,8 +41,19 @@ from convtrack.instrumentation import (
     report,
 )
 
-from ._handler import ConversationCallbackHandler
-from ._state import nesting as _switch
+from ._state import RunOwner
+
+
+class Switch:
+    """Whether chat model calls are wrapped so that their run is current.
+
+    Off, a wrapper a caller still holds passes straight through.
+    """
+
+    on = False
+
+
+_switch = Switch()
 
 
 class _Scope:
@@ -64,7 +75,7 @@ def run_of(manager: Any) -> RunHandle | None:
         return None
     run_id = manager.run_id
     for handler in manager.handlers:
-        if isinstance(handler, ConversationCallbackHandler):
+        if isinstance(handler, RunOwner):
             run = handler._open_run(run_id)
             if run is not None:
                 return run
@@ -254,6 +265,16 @@ _patches = Patches(
     ],
     _switch,
 )
+
+
+def nest_model_calls() -> None:
+    """Have chat model calls run with their run current, if not done already (guarded)."""
+    if _switch.on:
+        return
+    try:
+        enable()
+    except Exception as exc:
+        report("langchain: wrapping chat models", exc)
 
 
 def enable() -> None:

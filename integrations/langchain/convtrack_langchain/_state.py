@@ -8,7 +8,7 @@ that decision, including the runs of the tree still open at that moment and thos
 ended before it: while a tree is pending, its ended children are held back (not emitted)
 and released once the tree decides or its root ends.
 
-Also here, for the handler and `_nest` alike: `nesting`, whether chat model calls are wrapped.
+Also here: `RunOwner`, what `_nest` asks a handler for (the run of a LangChain run).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from convtrack.instrumentation import (
     Decision,
@@ -28,28 +29,12 @@ from convtrack.instrumentation import (
 )
 
 
-class Switch:
-    """Whether chat model calls are wrapped so that their run is current (see `_nest`).
+class RunOwner:
+    """A callback handler that records runs: `_nest` asks it for the run of a LangChain run."""
 
-    Off, a wrapper a caller still holds passes straight through.
-    """
-
-    on = False
-
-
-nesting = Switch()
-
-
-def nest_model_calls() -> None:
-    """Have chat model calls run with their run current (see `_nest`), if not done already."""
-    if nesting.on:
-        return
-    try:
-        from ._nest import enable
-
-        enable()
-    except Exception as exc:
-        report("langchain: wrapping chat models", exc)
+    def _open_run(self, run_id: UUID) -> RunHandle | None:
+        """The convtrack run of an open LangChain run (None when unknown)."""
+        raise NotImplementedError
 
 
 # Run metadata keys that name the conversation, in order of precedence.

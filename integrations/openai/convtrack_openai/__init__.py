@@ -25,6 +25,13 @@ except ImportError as exc:  # pragma: no cover - exercised in a test with openai
         "convtrack_openai needs the 'openai' package: pip install convtrack-openai"
     ) from exc
 
-from convtrack_openai._instrument import instrument, uninstrument
+from convtrack_openai._instrument import (
+    OpenAIInstrumentor,
+    instrument,
+    is_instrumented,
+    uninstrument,
+)
 
-__all__ = ["instrument", "uninstrument"]
+__version__ = "0.1.0"
+
+__all__ = ["OpenAIInstrumentor", "instrument", "is_instrumented", "uninstrument"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import wrapt
 
-from convtrack.instrumentation import Patches, is_recording
+from convtrack.instrumentation import Instrumentor, Target, is_recording
 from convtrack.instrumentation.streams import (
     StreamState,
     Switch,
@@ -100,14 +100,18 @@ _TARGETS: list[tuple[str, str, str, Wrapper]] = [
 ]
 
 
-_patches = Patches("openai", _TARGETS, _switch)
+class OpenAIInstrumentor(Instrumentor):
+    """Records every OpenAI chat completion and response call (sync, async, streamed or not)."""
+
+    library = "openai"
+    switch = _switch
+
+    def targets(self) -> list[Target]:
+        """The SDK methods wrapped."""
+        return _TARGETS
 
 
-def instrument() -> None:
-    """Record every OpenAI chat completion and response call (safe to call twice)."""
-    _patches.apply()
-
-
-def uninstrument() -> None:
-    """Undo `instrument()` (safe to call twice)."""
-    _patches.remove()
+_instrumentor = OpenAIInstrumentor()
+instrument = _instrumentor.instrument
+uninstrument = _instrumentor.uninstrument
+is_instrumented = _instrumentor.is_instrumented

@@ -22,4 +22,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a test with redis 
 from convtrack_redis._common import RedisUnavailableError
 from convtrack_redis._store import AsyncRedisStore, RedisStore
 
+__version__ = "0.1.0"
+
 __all__ = ["AsyncRedisStore", "RedisStore", "RedisUnavailableError"]
