@@ -60,3 +60,13 @@ def _reset_for_tests() -> None:
     with _lock:
         _last.clear()
         _suppressed.clear()
+
+
+def missing_dependency(needed_by: str, package: str, install: str) -> ImportError:
+    """The one wording of a missing optional dependency, with the line that installs it.
+
+    Example:
+        >>> raise missing_dependency("convtrack_openai", "openai", "convtrack-openai") from exc
+        ImportError: convtrack_openai needs the 'openai' package: pip install convtrack-openai
+    """
+    return ImportError(f"{needed_by} needs the {package!r} package: pip install {install}")

@@ -6,6 +6,15 @@ import importlib
 from importlib.metadata import EntryPoint, entry_points
 
 GROUP = "convtrack.integrations"
+# Integrations that instrument nothing: how each is used instead.
+_USED_BY_HAND = {
+    "asgi": "convtrack-asgi is used by adding its middleware to your app "
+    "(app.add_middleware(ConversationMiddleware)), not by instrument()",
+    "otel": "convtrack-otel is used by adding its span processor or sink "
+    "(ConversationSpanProcessor, OTelSink), not by instrument()",
+    "redis": "convtrack-redis is used by giving its store to the grouper "
+    "(ConversationGrouper(RedisStore(...))), not by instrument()",
+}
 
 
 def _available() -> dict[str, EntryPoint]:
@@ -24,6 +33,8 @@ def instrument(*names: str) -> list[str]:
     available = _available()
     chosen = names or tuple(sorted(available))
     for name in chosen:
+        if name not in available and name in _USED_BY_HAND:
+            raise ValueError(_USED_BY_HAND[name])
         if name not in available:
             raise ValueError(
                 f"no convtrack integration named {name!r} is installed "

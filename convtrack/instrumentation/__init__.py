@@ -25,7 +25,7 @@ from typing import Any
 from .._config import is_capturing, is_recording
 from .._context import Conversation, ReadOnlyMetadata, get_raw, inherit, reset_raw, set_raw
 from .._context import root_conversation as conversation_of
-from .._guard import report
+from .._guard import missing_dependency, report
 from .._handle import NULL_RUN, NullRun, RunHandle, current_run
 from .._handle import start_run as _start_run
 from .._json import dumps, to_jsonable
@@ -232,6 +232,7 @@ __all__ = [
     "inherit",
     "is_capturing",
     "is_recording",
+    "missing_dependency",
     "nested_llm_run_ids",
     "remember",
     "report",

@@ -69,3 +69,11 @@ def test_private_modules_are_private() -> None:
     """Implementation modules start with an underscore."""
     for name in ("_context", "_scope", "_runs", "_resolve", "_pipeline"):
         importlib.import_module(f"convtrack.{name}")
+
+
+@pytest.mark.parametrize("name", ["asgi", "otel", "redis"])
+def test_instrument_names_an_integration_used_by_hand(name: str) -> None:
+    """instrument("asgi") (or otel, redis) says how that integration is used instead."""
+    with pytest.raises(ValueError, match=f"convtrack-{name} is used by") as raised:
+        convtrack.instrument(name)
+    assert "pip install" not in str(raised.value)

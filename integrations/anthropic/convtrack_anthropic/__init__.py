@@ -17,12 +17,12 @@ messages and the ``system`` prompt (``auto-matched``/``auto-new``).
 
 from __future__ import annotations
 
+from convtrack.instrumentation import missing_dependency as _missing_dependency
+
 try:
     import anthropic  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a test with anthropic hidden
-    raise ImportError(
-        "convtrack_anthropic needs the 'anthropic' package: pip install convtrack-anthropic"
-    ) from exc
+    raise _missing_dependency("convtrack_anthropic", "anthropic", "convtrack-anthropic") from exc
 
 from convtrack_anthropic._instrument import (
     AnthropicInstrumentor,

@@ -17,11 +17,13 @@ A run's conversation comes from its metadata (`conversation_id`, `thread_id`,
 
 from __future__ import annotations
 
+from convtrack.instrumentation import missing_dependency as _missing_dependency
+
 try:
     import langchain_core  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a test with langchain-core hidden
-    raise ImportError(
-        "convtrack_langchain needs the 'langchain-core' package: pip install convtrack-langchain"
+    raise _missing_dependency(
+        "convtrack_langchain", "langchain-core", "convtrack-langchain"
     ) from exc
 
 from ._handler import ConversationCallbackHandler

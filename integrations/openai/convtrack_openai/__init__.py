@@ -18,12 +18,12 @@ After ``instrument()``, ``client.chat.completions.create/parse/stream`` and
 
 from __future__ import annotations
 
+from convtrack.instrumentation import missing_dependency as _missing_dependency
+
 try:
     import openai  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a test with openai hidden
-    raise ImportError(
-        "convtrack_openai needs the 'openai' package: pip install convtrack-openai"
-    ) from exc
+    raise _missing_dependency("convtrack_openai", "openai", "convtrack-openai") from exc
 
 from convtrack_openai._instrument import (
     OpenAIInstrumentor,

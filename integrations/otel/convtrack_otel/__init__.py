@@ -13,21 +13,21 @@ Example:
 
 from __future__ import annotations
 
+from convtrack.instrumentation import missing_dependency as _missing_dependency
+
 try:
     import opentelemetry.sdk.trace  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "convtrack_otel needs the OpenTelemetry SDK (opentelemetry-sdk): pip install convtrack-otel"
-    ) from exc
+    raise _missing_dependency("convtrack_otel", "opentelemetry-sdk", "convtrack-otel") from exc
 
 from ._processor import ConversationSpanProcessor
-from ._sink import NoTracerProvider, OTelSink, SpanExportFailed
+from ._sink import NoTracerProviderError, OTelSink, SpanExportError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConversationSpanProcessor",
-    "NoTracerProvider",
+    "NoTracerProviderError",
     "OTelSink",
-    "SpanExportFailed",
+    "SpanExportError",
 ]

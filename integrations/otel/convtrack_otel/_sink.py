@@ -41,11 +41,11 @@ _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _KEPT = (Decision.RECORD_AND_SAMPLE,)
 
 
-class SpanExportFailed(RuntimeError):
+class SpanExportError(RuntimeError):
     """The sink's exporter did not accept a batch of spans."""
 
 
-class NoTracerProvider(RuntimeError):
+class NoTracerProviderError(RuntimeError):
     """No OpenTelemetry SDK TracerProvider to export to."""
 
 
@@ -196,7 +196,7 @@ class OTelSink:
                 if spans:
                     result = self.exporter.export(spans)
                     if result is not SpanExportResult.SUCCESS:
-                        raise SpanExportFailed(
+                        raise SpanExportError(
                             f"{type(self.exporter).__name__} did not export {len(spans)} spans "
                             f"({result})"
                         )
@@ -206,7 +206,7 @@ class OTelSink:
         if provider is None:
             provider = trace.get_tracer_provider()
         if not isinstance(provider, TracerProvider):
-            raise NoTracerProvider(
+            raise NoTracerProviderError(
                 "OTelSink: no OpenTelemetry SDK TracerProvider is registered (found "
                 f"{type(provider).__name__}); call opentelemetry.trace.set_tracer_provider("
                 "TracerProvider(...)) or pass OTelSink(tracer_provider=...)"
@@ -214,7 +214,7 @@ class OTelSink:
         self._flush_before_provider_exits()
         tracer = provider.get_tracer(SCOPE, _VERSION)
         if not isinstance(tracer, SDKTracer):  # e.g. OTEL_SDK_DISABLED=true: a no-op tracer
-            raise NoTracerProvider(f"OTelSink: the provider gave a {type(tracer).__name__}")
+            raise NoTracerProviderError(f"OTelSink: the provider gave a {type(tracer).__name__}")
         own = copy.copy(tracer)  # the provider's tracer is shared: the ids are set on a copy
         own.id_generator = self._ids
         return own

@@ -12,12 +12,12 @@ let every replica of an app continue each other's conversations::
 
 from __future__ import annotations
 
+from convtrack.instrumentation import missing_dependency as _missing_dependency
+
 try:
     import redis  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a test with redis hidden
-    raise ImportError(
-        "convtrack_redis needs the 'redis' package (redis>=5): pip install convtrack-redis"
-    ) from exc
+    raise _missing_dependency("convtrack_redis", "redis", "convtrack-redis") from exc
 
 from convtrack_redis._common import RedisUnavailableError
 from convtrack_redis._store import AsyncRedisStore, RedisStore

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
-from convtrack_otel import ConversationSpanProcessor, OTelSink, SpanExportFailed
+from convtrack_otel import ConversationSpanProcessor, OTelSink, SpanExportError
 from convtrack_otel._spans import ns_of, span_id_of, trace_id_of
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -336,7 +336,7 @@ def test_failing_exporter_is_logged_and_counted(
     assert stats["emitted"] == stats["exported"] == 3
     assert failing.calls >= 1
     assert "sink OTelSink failed" in caplog.text
-    expected = ConnectionError if raises else SpanExportFailed
+    expected = ConnectionError if raises else SpanExportError
     assert any(isinstance(r.exc_info[1], expected) for r in caplog.records if r.exc_info)
     convtrack.shutdown()
     assert failing.shut_down
