@@ -124,75 +124,98 @@ class trace:
     def __call__(self, fn: F) -> F:
         if not callable(fn):
             raise TypeError(f"trace(...) decorates a function, got {type(fn).__name__}")
-        name = self._name or getattr(fn, "__qualname__", None) or repr(fn)
-        kind = self._kind
-        metadata = self._metadata
-
-        meta = EMPTY_METADATA if metadata is None else ReadOnlyMetadata(metadata)
-
-        def start(
-            pipeline: _config.Recorder, args: tuple[Any, ...], kwargs: dict[str, Any]
-        ) -> RunHandle | None:
-            try:
-                inputs = _inputs(args, kwargs) if pipeline.capture_content else None
-                return start_step(kind, name, "trace", current_run(), inputs, meta)
-            except Exception as exc:
-                report("trace (start)", exc)
-                return None
-
-        if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
-
-            def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hooks:
-                pipeline = _config.current
-                run = None if pipeline is None else start(pipeline, args, kwargs)
-                return _NO_HOOKS if run is None else _run_hooks(run)
-
-            wrap = wrap_async_generator if inspect.isasyncgenfunction(fn) else wrap_generator
-            return cast(F, functools.wraps(fn)(wrap(fn, prepare)))
-        if inspect.iscoroutinefunction(fn):
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                pipeline = _config.current
-                if pipeline is None:
-                    return await fn(*args, **kwargs)
-                run = start(pipeline, args, kwargs)
-                if run is None:
-                    return await fn(*args, **kwargs)
-                token = set_current_run(run)
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    run.end(error=exc)
-                    raise
-                finally:
-                    reset_current_run(token)
-                run.end_ok(result)
-                return result
-
-            return cast(F, functools.wraps(fn)(async_wrapper))
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            pipeline = _config.current
-            if pipeline is None:
-                return fn(*args, **kwargs)
-            try:  # `start()`, inlined: the hot path of a traced call
-                inputs = _inputs(args, kwargs) if pipeline.capture_content else None
-                run = start_step(kind, name, "trace", current_run(), inputs, meta)
-                token = set_current_run(run)
-            except Exception as exc:
-                report("trace (start)", exc)
-                return fn(*args, **kwargs)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                run.end(error=exc)
-                raise
-            finally:
-                reset_current_run(token)
-            run.end_ok(result)
-            return result
-
+        step = _Step(
+            self._kind,
+            self._name or getattr(fn, "__qualname__", None) or repr(fn),
+            EMPTY_METADATA if self._metadata is None else ReadOnlyMetadata(self._metadata),
+        )
+        if inspect.isasyncgenfunction(fn):
+            wrapper = wrap_async_generator(fn, step.hooks)
+        elif inspect.isgeneratorfunction(fn):
+            wrapper = wrap_generator(fn, step.hooks)
+        elif inspect.iscoroutinefunction(fn):
+            wrapper = _async_wrapper(fn, step)
+        else:
+            wrapper = _sync_wrapper(fn, step)
         return cast(F, functools.wraps(fn)(wrapper))
+
+
+class _Step:
+    """What a traced function's runs are: kind, name, metadata; starts one per call."""
+
+    __slots__ = ("kind", "metadata", "name")
+
+    def __init__(self, kind: RunKind, name: str, metadata: Mapping[str, Any]) -> None:
+        self.kind = kind
+        self.name = name
+        self.metadata = metadata
+
+    def start(
+        self, recorder: _config.Recorder, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> RunHandle | None:
+        """Start the run of one call (None, reported, if that fails)."""
+        try:
+            inputs = _inputs(args, kwargs) if recorder.capture_content else None
+            return start_step(self.kind, self.name, "trace", current_run(), inputs, self.metadata)
+        except Exception as exc:
+            report("trace (start)", exc)
+            return None
+
+    def hooks(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hooks:
+        """A traced generator's hooks: its run spans the iteration."""
+        recorder = _config.current
+        run = None if recorder is None else self.start(recorder, args, kwargs)
+        return _NO_HOOKS if run is None else _run_hooks(run)
+
+
+def _async_wrapper(fn: Callable[..., Any], step: _Step) -> Callable[..., Any]:
+    async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+        recorder = _config.current
+        if recorder is None:
+            return await fn(*args, **kwargs)
+        run = step.start(recorder, args, kwargs)
+        if run is None:
+            return await fn(*args, **kwargs)
+        token = set_current_run(run)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            run.end(error=exc)
+            raise
+        finally:
+            reset_current_run(token)
+        run.end_ok(result)
+        return result
+
+    return async_wrapper
+
+
+def _sync_wrapper(fn: Callable[..., Any], step: _Step) -> Callable[..., Any]:
+    kind, name, meta = step.kind, step.name, step.metadata
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        recorder = _config.current
+        if recorder is None:
+            return fn(*args, **kwargs)
+        # `step.start()`, inlined: the hot path of a traced call (bench_context.py, trace rows)
+        try:
+            inputs = _inputs(args, kwargs) if recorder.capture_content else None
+            run = start_step(kind, name, "trace", current_run(), inputs, meta)
+            token = set_current_run(run)
+        except Exception as exc:
+            report("trace (start)", exc)
+            return fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            run.end(error=exc)
+            raise
+        finally:
+            reset_current_run(token)
+        run.end_ok(result)
+        return result
+
+    return wrapper
 
 
 def _inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

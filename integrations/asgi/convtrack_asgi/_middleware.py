@@ -133,13 +133,23 @@ class ConversationMiddleware:
         self._warn_id = Warner(logger, f"convtrack-asgi: {verb} an invalid conversation id")
         self._warn_user = Warner(logger, "convtrack-asgi: ignored an invalid user id header")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0915
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (http and websocket; anything else passes through)."""
-        # One function on purpose: this is the hot path (every request), so it is inlined.
         if scope["type"] not in _CONNECTIONS:
             await self.app(scope, receive, send)
             return
-        hdr, query, validator, generate, echo, wants_user = self._hot
+        cid, known, echoed, rejected = self._id_of(scope)
+        app = self._refuse if rejected else self.app
+        conv = self._conversation(scope, cid, known, rejected)
+        if is_recording():
+            await self._recorded(app, scope, receive, send, conv, echoed)
+        else:
+            await self._plain(app, scope, receive, send, conv, echoed)
+
+    def _id_of(self, scope: Scope) -> tuple[str | None, Conversation | None, bytes | None, bool]:
+        """The request's conversation id: (id, its memoised root Conversation if known, the
+        bytes to echo, whether the request is rejected)."""
+        hdr, query, validator, generate, echo, _ = self._hot
         raw: bytes | None = None
         for name, value in scope["headers"]:
             if name == hdr:
@@ -149,11 +159,9 @@ class ConversationMiddleware:
                     raw = CONFLICT  # duplicates that differ: invalid whatever they say
         if raw is None and query is not None:
             raw = from_query(scope, query)
-        app = self.app
         cid: str | None = None
         known: Conversation | None = None
         echoed = raw
-        rejected = False
         if raw is not None:
             if validator is None and (known := _KNOWN.get(raw)) is not None:
                 cid = known.conversation_id  # an id this process accepted before
@@ -169,36 +177,47 @@ class ConversationMiddleware:
                 cid = accept(raw, validator)
                 if cid is None:
                     self._warn_id()
-                    rejected = self._reject
-                    if rejected:
-                        app = self._refuse
-        if cid is None and generate and not rejected:
+                    if self._reject:
+                        return None, None, None, True
+        if cid is None and generate:
             cid = new_conversation_id()
             echoed = cid.encode("ascii")
-        user = self._user(scope) if wants_user and not rejected else None
+        return cid, known, echoed if cid is not None and echo else None, False
+
+    def _conversation(
+        self, scope: Scope, cid: str | None, known: Conversation | None, rejected: bool
+    ) -> Conversation | None:
+        """The conversation to run the request in: its id and user, inheriting the rest."""
+        user = self._user(scope) if self._wants_user and not rejected else None
         outer = current_conversation()
         if cid is None and user is None:
-            conv = outer
-        elif outer is None and known is not None and user is None:
-            conv = known
-        else:  # a user header alone keeps the outer conversation's id
-            conv = inherit(outer, cid or (outer.conversation_id if outer else ""), user)
-        if cid is None or not echo:
-            echoed = None
-        if is_recording():
-            await self._recorded(app, scope, receive, send, conv, echoed)
-            return
+            return outer
+        if outer is None and known is not None and user is None:
+            return known
+        # a user header alone keeps the outer conversation's id
+        return inherit(outer, cid or (outer.conversation_id if outer else ""), user)
+
+    async def _plain(
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        conv: Conversation | None,
+        echoed: bytes | None,
+    ) -> None:
+        """Call `app` inside the conversation, echoing its id (convtrack not recording)."""
         if echoed is not None:
-            value, downstream = echoed, send
+            hdr, downstream = self._header, send
 
             def send_echoing(message: Message) -> Awaitable[None]:
                 # A plain function handing back the downstream awaitable: no extra coroutine.
                 if message["type"] in START_MESSAGES:
-                    add_header(message, hdr, value)
+                    add_header(message, hdr, echoed)
                 return downstream(message)
 
             send = send_echoing
-        if conv is outer:
+        if conv is current_conversation():
             await app(scope, receive, send)
             return
         token = attach(conv)
