@@ -37,9 +37,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import convtrack
 from convtrack import Run
-from convtrack._handle import RunHandle, start_run
+from convtrack._handle import RunHandle
 from convtrack._resolve import Decision
 from convtrack._runs import RunKind
+from convtrack._start import start_run
 
 GOALS = {"recorded": 1.3, "not configured": 1.12}
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._guard import report
-from ._handle import RunHandle, runs_of
+from ._handle import RunHandle
+from ._start import runs_of
 
 if TYPE_CHECKING:
     from ._runs import Run

@@ -13,17 +13,9 @@ from . import _config
 from ._context import EMPTY_METADATA, ReadOnlyMetadata
 from ._generators import Hooks, wrap_async_generator, wrap_generator
 from ._guard import report
-from ._handle import (
-    NULL_RUN,
-    NullRun,
-    RunHandle,
-    current_run,
-    reset_current_run,
-    set_current_run,
-    start_run,
-    start_step,
-)
+from ._handle import RunHandle, current_run, reset_current_run, set_current_run
 from ._runs import RunKind
+from ._start import NULL_RUN, NullRun, start_run, start_step
 
 F = TypeVar("F", bound=Callable[..., Any])
 

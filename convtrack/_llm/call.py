@@ -13,9 +13,10 @@ from typing import Any, NamedTuple
 
 from convtrack import _config
 from convtrack._guard import report
-from convtrack._handle import RunHandle, current_run, start_run
+from convtrack._handle import RunHandle, current_run
 from convtrack._resolve import Decision, adecide, decide
 from convtrack._runs import RunKind
+from convtrack._start import start_run
 
 from .remember import Memory, adrain_deferred, aremember_now, drain_deferred, remember_now
 

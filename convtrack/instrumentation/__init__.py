@@ -26,12 +26,13 @@ from .._config import is_capturing, is_recording
 from .._context import Conversation, ReadOnlyMetadata, get_raw, inherit, reset_raw, set_raw
 from .._context import root_conversation as conversation_of
 from .._guard import missing_dependency, report
-from .._handle import NULL_RUN, NullRun, RunHandle, current_run
-from .._handle import start_run as _start_run
+from .._handle import RunHandle, current_run
 from .._json import dumps, to_jsonable
 from .._patch import Patches, Target
 from .._resolve import Decision, Grouping, adecide, aremember, decide, remember
 from .._runs import Run, RunKind, format_error, nested_llm_run_ids
+from .._start import NULL_RUN, NullRun
+from .._start import start_run as _start_run
 from ._instrumentor import Instrumentor
 
 API_VERSION = 1  # raised when a name here changes incompatibly

@@ -197,8 +197,8 @@ def test_decorator_keeps_metadata() -> None:
 
 def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
     """end(hold=True) keeps a run back; adopt() still moves it; release() emits it once."""
-    from convtrack._handle import start_run
     from convtrack._resolve import Decision
+    from convtrack._start import start_run
 
     run = start_run("chain", "early-step", source="test")
     assert run is not None
@@ -223,7 +223,7 @@ def test_held_run_adopts_then_releases_once(memory_sink: ct.MemorySink) -> None:
 def test_an_emitted_run_no_longer_changes(memory_sink: ct.MemorySink) -> None:
     """The Run takes over its RunHandle's fields: setters after end() must not reach it
     (before or after the dispatcher built it), while a held run still takes them."""
-    from convtrack._handle import start_run
+    from convtrack._start import start_run
 
     late = start_run("tool", "late-setters", source="test")
     held = start_run("tool", "held", source="test")

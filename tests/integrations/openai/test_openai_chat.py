@@ -12,7 +12,8 @@ from openai_support import MODEL, Chat, llm_runs
 
 import convtrack
 from convtrack import _resolve
-from convtrack._handle import RunHandle, start_run
+from convtrack._handle import RunHandle
+from convtrack._start import start_run
 from convtrack.grouping import ConversationGrouper
 
 

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from otlp_receiver import attributes_of, running_receiver
 
 import convtrack
-from convtrack._handle import start_run
 from convtrack._resolve import decide
+from convtrack._start import start_run
 
 
 def by_name(spans: list[Span]) -> dict[str, Span]:

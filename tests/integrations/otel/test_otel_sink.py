@@ -23,8 +23,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import convtrack
 from convtrack import Run
-from convtrack._handle import start_run
 from convtrack._resolve import Decision, decide
+from convtrack._start import start_run
 
 
 def configure(sink: OTelSink, **kwargs: Any) -> None:
