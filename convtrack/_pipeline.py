@@ -1,13 +1,23 @@
-"""The dispatcher: a bounded queue of ended runs, one worker thread, batches to every sink."""
+"""The dispatcher: a bounded queue of ended runs, one worker thread, batches to every sink.
+
+The application side (`emit`) never blocks and never raises: a run that does not fit (too
+many runs, or too many bytes, queued) is dropped and counted. The worker hands batches to
+every sink, retries a batch a sink could not take for a passing reason (a locked SQLite
+file), and counts what happened: per sink `exported` and `failed`, and for the whole
+pipeline `emitted == exported + dropped + failed + queued`, where a run is `exported` only
+when every sink took it.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ._guard import report
+from ._guard import logger, report
 from ._handle import RunHandle
 from ._start import runs_of
 
@@ -15,6 +25,71 @@ if TYPE_CHECKING:
     from ._runs import Run
     from .grouping import ConversationGrouper
     from .sinks import Sink
+
+# Waits before each retry of a batch a sink refused for a passing reason (seconds).
+RETRY_BACKOFF = (0.1, 0.5, 2.0)
+SINK_FLUSH_TIMEOUT = 5.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a sink's failure may pass if the batch is tried again.
+
+    A locked or busy SQLite database, or any exception a sink marks `transient = True`.
+    Others are not retried: a sink that wrote part of a batch could write it twice.
+    """
+    if getattr(exc, "transient", False) is True:
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    return False
+
+
+# What a run costs in memory while queued, beyond its content (its fields, ids, times).
+_RUN_BYTES = 600
+_ITEMS_SEEN = 32  # items of one container looked at by the estimate
+
+
+def size_of(run: RunHandle) -> int:
+    """A cheap estimate of the memory an ended run holds (its inputs and outputs count)."""
+    fields = run.__dict__
+    inputs, outputs = fields.get("inputs"), fields.get("outputs")
+    if inputs is None and outputs is None:
+        return _RUN_BYTES
+    return _RUN_BYTES + _estimate(inputs, 4) + _estimate(outputs, 4)
+
+
+def _estimate(value: Any, depth: int) -> int:
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return len(value)
+    if value is None or kind is int or kind is float or kind is bool:
+        return 8
+    if depth == 0:
+        return 64
+    if kind is dict or isinstance(value, Mapping):
+        values = list(value.values())
+    elif kind is list or kind is tuple:
+        values = value
+    else:
+        return 64  # an object: what its repr or JSON will take is not known
+    seen = values[:_ITEMS_SEEN]
+    total = sum(_estimate(item, depth - 1) for item in seen) + 16 * len(seen)
+    if len(values) > len(seen):  # the rest counted like those seen
+        total = total * len(values) // len(seen)
+    return total
+
+
+class _Waiter:
+    """One `flush()` call: the runs it waits for, and whether all of them were exported."""
+
+    __slots__ = ("base", "done", "ok", "target")
+
+    def __init__(self, base: int, target: int) -> None:
+        self.base = base  # runs processed when the call was made
+        self.target = target  # runs accepted when the call was made: wait until processed
+        self.ok = True
+        self.done = threading.Event()
 
 
 class Pipeline:
@@ -28,25 +103,28 @@ class Pipeline:
         max_queue_size: int,
         batch_size: int,
         export_interval: float,
+        max_queue_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.sinks = tuple(sinks)
         self.grouper = grouper
         self.capture_content = capture_content
         self._max = max_queue_size
+        self._max_bytes = max_queue_bytes
         self._batch_size = batch_size
         self._interval = export_interval
-        self._counts_lock = threading.Lock()
-        self.exported = 0
-        self.dropped = 0
-        self.failed = 0
+        self._names = _sink_names(self.sinks)
         self._start()
 
     def _start(self) -> None:
-        self._queue: deque[RunHandle] = deque()
+        self._lock = threading.Lock()  # the queue and every count below
+        self._queue: deque[tuple[RunHandle, int]] = deque()
+        self._bytes = 0
+        self.emitted = self.dropped = self.exported = self.failed = self.unconvertible = 0
+        self._accepted = self._processed = self._in_flight = 0
+        self._sink_counts = {name: [0, 0] for name in self._names}  # [exported, failed]
+        self._waiters: list[_Waiter] = []
         self._wake = threading.Event()
         self._woken = False  # a plain flag: cheaper than Event.is_set() on the emit path
-        self._waiters: list[threading.Event] = []
-        self._waiters_lock = threading.Lock()
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name="convtrack-dispatcher", daemon=True)
         self._thread.start()
@@ -55,56 +133,84 @@ class Pipeline:
 
     def emit(self, run: RunHandle) -> None:
         """Queue an ended run; when the queue is full the run is dropped and counted."""
-        queue = self._queue
-        if len(queue) < self._max:
-            queue.append(run)
-            if len(queue) >= self._batch_size and not self._woken:
-                self._woken = True
-                self._wake.set()
-        else:
-            with self._counts_lock:
+        size = size_of(run)
+        with self._lock:
+            self.emitted += 1
+            if len(self._queue) >= self._max or self._bytes + size > self._max_bytes:
                 self.dropped += 1
+                return
+            self._queue.append((run, size))
+            self._bytes += size
+            self._accepted += 1
+            wake = len(self._queue) >= self._batch_size and not self._woken
+        if wake:
+            self._woken = True
+            self._wake.set()
 
-    def stats(self) -> dict[str, int]:
-        """Counts: emitted == exported + dropped + queued."""
-        with self._counts_lock:
-            exported, dropped, failed = self.exported, self.dropped, self.failed
-            queued = len(self._queue)
-        return {
-            "emitted": exported + dropped + queued,
-            "exported": exported,
-            "dropped": dropped,
-            "failed": failed,
-            "queued": queued,
-        }
+    def stats(self) -> dict[str, Any]:
+        """Counts: emitted == exported + dropped + failed + queued; per sink, its own."""
+        with self._lock:
+            return {
+                "emitted": self.emitted,
+                "exported": self.exported,
+                "dropped": self.dropped,
+                "failed": self.failed,
+                "queued": len(self._queue) + self._in_flight,
+                "unconvertible": self.unconvertible,
+                "queued_bytes": self._bytes,
+                "sinks": {
+                    name: {"exported": counts[0], "failed": counts[1]}
+                    for name, counts in self._sink_counts.items()
+                },
+            }
 
     def flush(self, timeout: float | None) -> bool:
-        """Wait until every run emitted before this call reached the sinks and they flushed."""
-        if not self._thread.is_alive():
-            return not self._queue
-        done = threading.Event()
-        with self._waiters_lock:
-            self._waiters.append(done)
+        """Wait until every run emitted before this call was exported to every sink.
+
+        Returns False when the time runs out first, or when a sink failed one of them.
+        Runs emitted meanwhile are not waited for.
+        """
+        with self._lock:
+            waiter = _Waiter(self._processed, self._accepted)
+            if not self._thread.is_alive():
+                return not self._queue
+            self._waiters.append(waiter)
         self._wake.set()
-        return done.wait(timeout)
+        return waiter.done.wait(timeout) and waiter.ok
 
     def shutdown(self, timeout: float | None, keep: Sequence[Sink] = ()) -> bool:
-        """Flush, stop the worker, close the sinks (but those in `keep`)."""
+        """Flush, stop the worker, close the sinks (but those in `keep`); True if nothing
+        was left unexported.
+
+        A sink still exporting when the time is up is not closed (its export may still be
+        writing); how many runs are left is logged.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         flushed = self.flush(timeout)
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        left = self.stats()["queued"]
+        if self._thread.is_alive():
+            logger.warning(
+                "convtrack: shutdown gave up after %ss with %d runs not exported; a sink is "
+                "still exporting, so no sink is closed",
+                timeout,
+                left,
+            )
+            return False
+        if left:
+            logger.warning("convtrack: shutdown left %d runs not exported", left)
         for sink in self.sinks:
             if all(sink is not kept for kept in keep):
                 try:
                     sink.close()
                 except Exception as exc:
                     report(f"closing sink {type(sink).__name__}", exc)
-        return flushed
+        return flushed and not left
 
     def after_fork_in_child(self) -> None:
         """The child starts with an empty queue and its own worker (the parent exports its runs)."""
-        self._counts_lock = threading.Lock()
         self._start()
 
     # -- the worker ----------------------------------------------------------------------
@@ -114,32 +220,74 @@ class Pipeline:
             self._wake.wait(self._interval)
             self._wake.clear()
             self._woken = False
-            with self._waiters_lock:
-                waiters, self._waiters = self._waiters, []
-            self._drain()
-            if waiters:
-                ok = self._flush_sinks()
-                for waiter in waiters:
-                    if ok:
-                        waiter.set()
+            while self._export_batch():
+                self._release_waiters()
+            self._release_waiters()
             if self._stopping:
-                self._drain()
+                self._export_all()
+                self._release_waiters()
                 return
 
-    def _drain(self) -> None:
-        queue = self._queue
-        while queue:
+    def _export_all(self) -> None:
+        while self._export_batch():
+            pass
+
+    def _export_batch(self) -> bool:
+        """Export the next batch to every sink; False when the queue was empty."""
+        with self._lock:
+            queue = self._queue
             n = min(len(queue), self._batch_size)
-            batch = self._build([queue.popleft() for _ in range(n)])
-            for sink in self.sinks:
-                try:
-                    sink.export(batch)
-                except Exception as exc:
-                    report(f"sink {type(sink).__name__}", exc)
-                    with self._counts_lock:
-                        self.failed += n
-            with self._counts_lock:
-                self.exported += n
+            if not n:
+                return False
+            taken = [queue.popleft() for _ in range(n)]
+            self._bytes -= sum(size for _, size in taken)
+            self._in_flight = n
+            first = self._processed
+        batch = self._build([run for run, _ in taken])
+        ok = [self._export(sink, batch) for sink in self.sinks]
+        unconvertible = n - len(batch)
+        with self._lock:
+            for name, took in zip(self._names, ok, strict=True):
+                self._sink_counts[name][0 if took else 1] += len(batch)
+            if all(ok):
+                self.exported += len(batch)
+                self.failed += unconvertible
+            else:
+                self.failed += n
+            self.unconvertible += unconvertible
+            self._processed += n
+            self._in_flight = 0
+            if unconvertible or not all(ok):
+                for waiter in self._waiters:
+                    if waiter.base < first + n and first < waiter.target:
+                        waiter.ok = False
+        return True
+
+    def _export(self, sink: Sink, batch: list[Run]) -> bool:
+        """Give `batch` to one sink, retrying a passing failure; whether the sink took it."""
+        for attempt, wait in enumerate((*RETRY_BACKOFF, None)):
+            try:
+                sink.export(batch)
+                return True
+            except Exception as exc:
+                if wait is None or not is_transient(exc) or self._stopping:
+                    suffix = f" after {attempt + 1} attempts" if attempt else ""
+                    report(f"sink {type(sink).__name__}{suffix}", exc)
+                    return False
+                time.sleep(wait)
+        return False  # (not reached: the last wait is None)
+
+    def _release_waiters(self) -> None:
+        """Answer the flush() calls whose runs were all processed, once the sinks flushed."""
+        with self._lock:
+            ready = [w for w in self._waiters if w.target <= self._processed]
+            if not ready:
+                return
+            self._waiters = [w for w in self._waiters if w.target > self._processed]
+        flushed = self._flush_sinks()
+        for waiter in ready:
+            waiter.ok = waiter.ok and flushed
+            waiter.done.set()
 
     def _build(self, ended: list[RunHandle]) -> list[Run]:
         capture = self.capture_content
@@ -152,15 +300,28 @@ class Pipeline:
                 try:
                     runs.extend(runs_of([active], capture))
                 except Exception:
-                    continue
+                    continue  # counted as unconvertible by the caller
             return runs
 
     def _flush_sinks(self) -> bool:
         ok = True
         for sink in self.sinks:
             try:
-                ok = bool(sink.flush(5.0)) and ok
+                ok = bool(sink.flush(SINK_FLUSH_TIMEOUT)) and ok
             except Exception as exc:
                 report(f"flushing sink {type(sink).__name__}", exc)
                 ok = False
         return ok
+
+
+def _sink_names(sinks: Sequence[Sink]) -> list[str]:
+    """Each sink's name in `stats()`: its class name, numbered when two share one."""
+    names: list[str] = []
+    for sink in sinks:
+        base = type(sink).__name__
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}#{n}"
+        names.append(name)
+    return names

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from . import _config
+from ._guard import report
 from ._pipeline import Pipeline
 from .sinks import JSONLSink, MemorySink, Sink, SQLiteSink
 
@@ -92,8 +95,10 @@ def configure(
     grouping: bool | ConversationGrouper = True,
     capture_content: bool = True,
     max_queue_size: int = 65536,
+    max_queue_bytes: int = 64 * 1024 * 1024,
     batch_size: int = 512,
     export_interval: float = 0.5,
+    handle_sigterm: bool = True,
 ) -> None:
     """Start recording runs (again: the previous pipeline is flushed and replaced).
 
@@ -105,11 +110,20 @@ def configure(
         capture_content: record inputs and outputs (prompts, answers); False keeps only
             ids, names, models, timings and usage.
         max_queue_size: runs waiting for the sinks at most; more are dropped and counted.
+        max_queue_bytes: memory the waiting runs may hold at most (an estimate per run: its
+            inputs and outputs count, so large payloads count more); more are dropped and
+            counted. Default 64 MiB.
         batch_size: runs handed to the sinks at once.
         export_interval: seconds the worker waits before exporting a partial batch.
+        handle_sigterm: on SIGTERM, flush the runs waiting (5 s at most), then let the
+            handler that was there before run (the default one ends the process); the signal
+            is never swallowed. Set from the main thread only; elsewhere, and with False,
+            only the exit-time flush (`atexit`) and the ASGI lifespan flush apply.
     """
     if not isinstance(max_queue_size, int) or max_queue_size < 1:
         raise ValueError(f"max_queue_size must be a positive int, got {max_queue_size!r}")
+    if not isinstance(max_queue_bytes, int) or max_queue_bytes < 1:
+        raise ValueError(f"max_queue_bytes must be a positive int, got {max_queue_bytes!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not isinstance(export_interval, (int, float)) or export_interval <= 0:
@@ -128,8 +142,11 @@ def configure(
                 max_queue_size,
                 batch_size,
                 float(export_interval),
+                max_queue_bytes,
             )
         )
+    if handle_sigterm:
+        flush_on_sigterm()
 
 
 def flush(timeout: float | None = 5.0) -> bool:
@@ -145,22 +162,77 @@ def shutdown(timeout: float | None = 5.0) -> bool:
     return True if pipeline is None else pipeline.shutdown(timeout)
 
 
-def stats() -> dict[str, int]:
+def stats() -> dict[str, Any]:
     """Counts of the current (or last) pipeline.
 
     Returns:
-        `emitted`, `exported`, `dropped`, `failed`, `queued`; emitted == exported + dropped
-        once flushed.
+        `emitted`, `exported` (taken by every sink), `dropped` (the queue was full),
+        `failed` (a sink refused them, or they could not be converted: `unconvertible`),
+        `queued`, with emitted == exported + dropped + failed + queued; `queued_bytes`; and
+        `sinks`, each sink's own `exported` and `failed`, by class name.
     """
     pipeline = current or _last
     if pipeline is None:
-        return {"emitted": 0, "exported": 0, "dropped": 0, "failed": 0, "queued": 0}
+        return {
+            "emitted": 0,
+            "exported": 0,
+            "dropped": 0,
+            "failed": 0,
+            "queued": 0,
+            "unconvertible": 0,
+            "queued_bytes": 0,
+            "sinks": {},
+        }
     return pipeline.stats()
 
 
 def _after_fork_in_child() -> None:
     if current is not None:
         current.after_fork_in_child()
+
+
+_sigterm_installed = False
+SIGTERM_FLUSH_TIMEOUT = 5.0
+
+
+def flush_on_sigterm() -> bool:
+    """Chain a SIGTERM handler that flushes, then calls the handler that was there before.
+
+    The signal is never swallowed: with the default handler before, the process ends as it
+    would have (the signal is raised again with the default handler). Once per process; only
+    from the main thread (elsewhere nothing is installed and False is returned).
+    """
+    global _sigterm_installed
+    if _sigterm_installed:
+        return True
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return False
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # Flush from another thread, waiting a bounded time: the signal may have interrupted
+        # this thread inside convtrack itself, holding a lock the flush needs.
+        try:
+            flusher = threading.Thread(target=flush, args=(SIGTERM_FLUSH_TIMEOUT,), daemon=True)
+            flusher.start()
+            flusher.join(SIGTERM_FLUSH_TIMEOUT + 0.5)
+        except Exception as exc:  # never in the way of the signal
+            report("flushing on SIGTERM", exc)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:  # the default: end the process the way SIGTERM does
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError) as exc:  # not the main interpreter, or no such signal
+        report("installing the SIGTERM handler", exc)
+        return False
+    _sigterm_installed = True
+    return True
 
 
 if hasattr(os, "register_at_fork"):

@@ -36,7 +36,17 @@ def test_four_writer_threads_then_shutdown_lose_nothing(tmp_path: os.PathLike[st
     assert len(memory.runs) == 10_000
     assert len({r.run_id for r in memory.runs}) == 10_000
     stats = ct.stats()
-    assert stats == {"emitted": 10_000, "exported": 10_000, "dropped": 0, "failed": 0, "queued": 0}
+    assert {k: stats[k] for k in ("emitted", "exported", "dropped", "failed", "queued")} == {
+        "emitted": 10_000,
+        "exported": 10_000,
+        "dropped": 0,
+        "failed": 0,
+        "queued": 0,
+    }
+    assert stats["sinks"] == {
+        "MemorySink": {"exported": 10_000, "failed": 0},
+        "SQLiteSink": {"exported": 10_000, "failed": 0},
+    }
     reopened = ct.SQLiteSink(os.path.join(tmp_path, "runs.db"))
     assert reopened.count() == 10_000
     reopened.close()
@@ -66,8 +76,16 @@ def test_failing_sink_is_isolated(caplog: pytest.LogCaptureFixture) -> None:
         ct.shutdown()
     assert len(good.runs) == 200
     stats = ct.stats()
-    assert stats["failed"] == 200
-    assert stats["emitted"] == stats["exported"] + stats["dropped"] == 200
+    assert (stats["emitted"], stats["exported"], stats["failed"], stats["dropped"]) == (
+        200,
+        0,  # a run is exported only when every sink took it
+        200,
+        0,
+    )
+    assert stats["sinks"] == {
+        "ExplodingSink": {"exported": 0, "failed": 200},
+        "MemorySink": {"exported": 200, "failed": 0},
+    }
     messages = [r.getMessage() for r in caplog.records]
     export_lines = [m for m in messages if m.startswith("convtrack: sink ExplodingSink failed")]
     assert len(export_lines) == 1  # 20 failing batches, one log line
@@ -102,7 +120,7 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
     ct.flush(10)
     stats = ct.stats()
     assert stats["dropped"] > 0
-    assert stats["emitted"] == 1000 == stats["exported"] + stats["dropped"]
+    assert stats["emitted"] == 1000 == stats["exported"] + stats["dropped"] + stats["failed"]
     assert slow.count == stats["exported"]
     assert elapsed < 5  # generous: it must not have waited for the blocked sink (10 s)
 
