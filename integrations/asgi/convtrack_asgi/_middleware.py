@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
 
+import convtrack
 from convtrack import new_conversation_id
 from convtrack.instrumentation import (
     Conversation,
@@ -61,6 +63,28 @@ def _remember(raw: bytes, cid: str) -> Conversation:
 
 
 _HTTP = RunKind.HTTP
+
+
+# How long the lifespan shutdown waits for the runs to reach the sinks (seconds).
+SHUTDOWN_FLUSH_TIMEOUT = 5.0
+_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
+
+
+def _flushing_at_shutdown(send: Send) -> Send:
+    """`send` for a lifespan scope: before the app's shutdown is reported to the server,
+    the runs waiting are flushed, off the event loop and bounded by a timeout."""
+
+    async def send_flushing(message: Message) -> None:
+        if message["type"] in _SHUTDOWN_DONE and is_recording():
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, convtrack.flush, SHUTDOWN_FLUSH_TIMEOUT
+                )
+            except Exception as exc:
+                report("asgi (flushing at lifespan shutdown)", exc)
+        await send(message)
+
+    return send_flushing
 
 
 class ConversationMiddleware:
@@ -136,7 +160,8 @@ class ConversationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (http and websocket; anything else passes through)."""
         if scope["type"] not in _CONNECTIONS:
-            await self.app(scope, receive, send)
+            lifespan = scope["type"] == "lifespan"
+            await self.app(scope, receive, _flushing_at_shutdown(send) if lifespan else send)
             return
         cid, known, echoed, rejected = self._id_of(scope)
         app = self._refuse if rejected else self.app

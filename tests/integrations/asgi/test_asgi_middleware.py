@@ -525,7 +525,7 @@ async def test_a_failure_to_start_the_run_does_not_break_the_request(
 
 
 async def test_lifespan_passes_straight_through(captured: CapturedRuns) -> None:
-    """Lifespan events reach the app untouched (same scope, receive, send) and record nothing."""
+    """Lifespan events reach the app untouched (same scope and receive) and record nothing."""
     calls: list[tuple[Any, Any, Any]] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -542,9 +542,33 @@ async def test_lifespan_passes_straight_through(captured: CapturedRuns) -> None:
 
     await ConversationMiddleware(app)(scope, receive, send)
     await ConversationMiddleware(app)({"type": "custom-extension"}, receive, send)
-    assert calls[0] == (scope, receive, send)
-    assert calls[1][0] == {"type": "custom-extension"}
+    assert calls[0][:2] == (scope, receive)
+    assert calls[1] == ({"type": "custom-extension"}, receive, send)
     assert captured.runs == ()
+
+
+async def test_lifespan_shutdown_flushes_before_the_server_hears_of_it() -> None:
+    """The runs waiting reach the sinks before `lifespan.shutdown.complete` is passed on."""
+    sink = convtrack.MemorySink()
+    convtrack.configure([sink], grouping=False, export_interval=60)  # nothing leaves by itself
+    heard: list[tuple[str, int]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def receive() -> Message:
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        heard.append((message["type"], len(sink.runs)))
+
+    for _ in range(20):
+        with convtrack.trace("served"):
+            pass
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    await ConversationMiddleware(app)(scope, receive, send)
+    assert heard == [("lifespan.shutdown.complete", 20)]
 
 
 def test_a_starlette_lifespan_runs_behind_the_middleware(make_app: AppFactory) -> None:

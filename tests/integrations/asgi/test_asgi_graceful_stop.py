@@ -1,0 +1,106 @@
+"""A real uvicorn stopped with SIGTERM mid-load: every answered request's run is stored."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import convtrack
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+
+APP = """
+import asyncio
+import convtrack
+from convtrack_asgi import ConversationMiddleware
+
+# runs would wait 60 s in the queue: only a flush at shutdown gets them stored
+convtrack.configure([convtrack.SQLiteSink("runs.db")], grouping=False, export_interval=60)
+
+
+async def inner(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await asyncio.sleep(0.5)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+app = ConversationMiddleware(inner)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("lifespan", ["on", "off"])
+def test_sigterm_mid_load_loses_no_answered_request(tmp_path: Path, lifespan: str) -> None:
+    """With the lifespan (the middleware flushes) or without it (the SIGTERM handler does)."""
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--lifespan", lifespan],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/chat"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(url, timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        answered: list[int] = []
+
+        def client() -> None:
+            try:
+                response = httpx.get(url, headers={"x-conversation-id": "load"}, timeout=10)
+            except httpx.TransportError:
+                return  # refused: the server was stopping
+            if response.status_code == 200:
+                answered.append(1)
+
+        threads = [threading.Thread(target=client) for _ in range(40)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.25)  # the requests are in flight
+        server.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join()
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert len(answered) >= 20, output
+    store = convtrack.SQLiteSink(tmp_path / "runs.db", create=False)
+    try:
+        runs = store.runs("load")
+    finally:
+        store.close()
+    assert len(runs) == len(answered), output
