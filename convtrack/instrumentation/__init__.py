@@ -32,6 +32,7 @@ from .._patch import Patches, Target
 from .._resolve import Decision, Grouping, adecide, aremember, decide, remember
 from .._runs import Run, RunKind, format_error, nested_llm_run_ids
 from .._start import NULL_RUN, NullRun
+from .._text import has_unsafe, printable
 from .._start import start_run as _start_run
 from ._instrumentor import Instrumentor
 
@@ -230,11 +231,13 @@ __all__ = [
     "detach",
     "dumps",
     "format_error",
+    "has_unsafe",
     "inherit",
     "is_capturing",
     "is_recording",
     "missing_dependency",
     "nested_llm_run_ids",
+    "printable",
     "remember",
     "report",
     "start_run",

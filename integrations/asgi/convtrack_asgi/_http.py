@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from convtrack.instrumentation import report
+from convtrack.instrumentation import has_unsafe, report
 
 MAX_LENGTH = 128
 # The default alphabet: letters, digits and . _ : @ / + = -
@@ -32,10 +32,12 @@ START_MESSAGES = frozenset(
 
 
 def accept(raw: bytes, validator: Validator | None) -> str | None:
-    """Return `raw` as an id (latin-1 text) when it passes the rule, else None.
+    """Return `raw` as an id when it passes the rule, else None.
 
-    With a custom validator, bytes that could never be echoed safely (control characters)
-    are refused before it is called; a validator that raises refuses the id.
+    With a custom validator the id is decoded as UTF-8, strictly, and ids holding a
+    character that could never be echoed, stored or shown safely (C0 and C1 controls, DEL,
+    Unicode format and bidi characters, line separators) are refused before it is called:
+    the validator narrows the rule, never widens it. A validator that raises refuses the id.
     """
     if validator is None:
         if 0 < len(raw) <= MAX_LENGTH and not raw.translate(None, ALLOWED):
@@ -43,7 +45,12 @@ def accept(raw: bytes, validator: Validator | None) -> str | None:
         return None
     if not raw or len(raw.translate(None, _CONTROL)) != len(raw):
         return None
-    value = raw.decode("latin-1")
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if has_unsafe(value):
+        return None
     try:
         ok = validator(value)
     except Exception as exc:

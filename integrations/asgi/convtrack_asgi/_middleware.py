@@ -20,6 +20,7 @@ from convtrack.instrumentation import (
     detach,
     inherit,
     is_recording,
+    printable,
     report,
     start_run,
 )
@@ -98,7 +99,7 @@ class ConversationMiddleware:
         generate: make a new uuid7 id when the request carries none.
         echo: send the id back in `header_name` (unless the app set that header itself).
         validator: `validator(id) -> bool` replacing the default rule (1-128 characters of
-            ``[A-Za-z0-9._:@/+=-]``); ids with control characters are always refused.
+            ``[A-Za-z0-9._:@/+=-]``); ids with control or format characters are always refused.
         on_invalid: `"replace"` (ignore the id, log a warning, go on as if none was sent) or
             `"reject"` (answer 400 with a JSON error without calling the app).
         get_user_id: `get_user_id(scope) -> str | None`, e.g. from the app's authentication;
@@ -312,7 +313,7 @@ class ConversationMiddleware:
     ) -> None:
         """End the http run: name from the route template, method, path, status."""
         try:
-            path = scope.get("path", "")
+            path = printable(scope.get("path", ""))  # a client chooses it: shown as text
             route = route_template(scope, root_path)
             if scope["type"] == "http":
                 method = scope.get("method", "GET")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 import uuid
 from urllib.parse import urlencode
 
@@ -21,6 +22,8 @@ from convtrack_asgi._http import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.types import Message
+
+from convtrack.instrumentation import printable
 
 DEFAULT_RULE = re.compile(rb"[A-Za-z0-9._:@/+=\-]{1,128}")
 HEADER = b"x-conversation-id"
@@ -110,11 +113,31 @@ async def test_control_characters_are_refused_even_by_a_permissive_validator(
     assert is_uuid7(exchange.conversation_id)
 
 
-async def test_a_permissive_validator_may_accept_long_and_latin1_ids() -> None:
-    """A custom validator decides about length and alphabet; the id round-trips as latin-1."""
-    exchange = await drive([(HEADER, b"caf\xe9 " * 1000)], validator=lambda value: True)
+async def test_a_permissive_validator_may_accept_long_and_non_ascii_ids() -> None:
+    """A custom validator decides about length and alphabet; the id round-trips as UTF-8."""
+    raw = "café ".encode() * 1000
+    exchange = await drive([(HEADER, raw)], validator=lambda value: True)
     assert exchange.conversation_id == "café " * 1000
-    assert exchange.header_values(HEADER) == [b"caf\xe9 " * 1000]
+    assert exchange.header_values(HEADER) == [raw]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"caf\xe9",  # latin-1, not UTF-8
+        "conv\u202egnp.exe".encode(),  # a bidi override
+        "conv\u200b".encode(),  # zero-width space
+        "conv\x85".encode(),  # C1 (NEL), as UTF-8
+        "conv\x9b31m".encode(),  # C1 (CSI), as UTF-8
+        "a\u2028b".encode(),  # line separator
+    ],
+)
+async def test_a_permissive_validator_never_widens_the_rule(raw: bytes) -> None:
+    """Non-UTF-8 bytes, C1 controls and format or bidi characters are refused all the same."""
+    calls: list[str] = []
+    exchange = await drive([(HEADER, raw)], validator=lambda value: calls.append(value) or True)
+    assert calls == []
+    assert is_uuid7(exchange.conversation_id)
 
 
 @pytest.mark.parametrize(
@@ -198,10 +221,26 @@ def test_ids_made_of_the_alphabet_pass_up_to_the_limit(raw: bytes) -> None:
 
 @given(st.binary(max_size=300))
 def test_a_permissive_validator_never_gets_control_characters(raw: bytes) -> None:
-    """Whatever a validator says, ids with C0 controls or DEL are never accepted."""
+    """Whatever a validator says, an id is UTF-8 with no control, format or separator."""
     result = accept(raw, lambda value: True)
-    controls = set(range(0x20)) | {0x7F}
-    assert (result is not None) == (bool(raw) and not controls & set(raw))
+    try:
+        text: str | None = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    safe = text is not None and all(
+        unicodedata.category(c) not in {"Cc", "Cf", "Zl", "Zp"} for c in text
+    )
+    assert (result is not None) == (bool(raw) and safe)
+    if result is not None:
+        assert result.encode() == raw
+
+
+@given(st.text(max_size=50))
+def test_a_permissive_validator_never_lets_through_what_a_terminal_would_obey(text: str) -> None:
+    """Arbitrary text: what is accepted is printable as it is (nothing to escape)."""
+    result = accept(text.encode(), lambda value: True)
+    if result is not None:
+        assert printable(result) == result
 
 
 @given(
