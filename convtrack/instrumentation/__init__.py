@@ -32,8 +32,8 @@ from .._patch import Patches, Target
 from .._resolve import Decision, Grouping, adecide, aremember, decide, remember
 from .._runs import Run, RunKind, format_error, nested_llm_run_ids
 from .._start import NULL_RUN, NullRun
-from .._text import has_unsafe, printable
 from .._start import start_run as _start_run
+from .._text import has_unsafe, printable
 from ._instrumentor import Instrumentor
 
 API_VERSION = 1  # raised when a name here changes incompatibly
