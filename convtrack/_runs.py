@@ -95,10 +95,11 @@ def times_ns(run: Run) -> tuple[int, int]:
     start, end = fields.get("_start_ns"), fields.get("_end_ns")
     if start is not None and end is not None:
         return start, end
-    return _ns_of(run.started_at), _ns_of(run.ended_at)
+    return ns_of(run.started_at), ns_of(run.ended_at)
 
 
-def _ns_of(when: datetime) -> int:
+def ns_of(when: datetime) -> int:
+    """Nanoseconds since the epoch, exact to the microsecond a datetime holds (naive = UTC)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return (when - _EPOCH) // _MICROSECOND * 1000

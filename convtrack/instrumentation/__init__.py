@@ -30,7 +30,7 @@ from .._handle import RunHandle, current_run
 from .._json import dumps, to_jsonable
 from .._patch import Patches, Target
 from .._resolve import Decision, Grouping, adecide, aremember, decide, remember
-from .._runs import Run, RunKind, format_error, nested_llm_run_ids
+from .._runs import Run, RunKind, format_error, nested_llm_run_ids, ns_of, times_ns
 from .._start import NULL_RUN, NullRun
 from .._start import start_run as _start_run
 from .._text import has_unsafe, printable
@@ -237,10 +237,12 @@ __all__ = [
     "is_recording",
     "missing_dependency",
     "nested_llm_run_ids",
+    "ns_of",
     "printable",
     "remember",
     "report",
     "start_run",
+    "times_ns",
     "to_jsonable",
     "use_run",
 ]

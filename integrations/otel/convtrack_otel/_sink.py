@@ -29,10 +29,10 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCod
 
 import convtrack
 from convtrack import Run
-from convtrack.instrumentation import report
+from convtrack.instrumentation import report, times_ns
 
 from ._names import DEFAULT, AttributeNames, parse
-from ._spans import error_parts, ns_of, span_id_of, span_parts, trace_id_of
+from ._spans import error_parts, span_id_of, span_parts, trace_id_of
 
 SCOPE = "convtrack"
 _VERSION = "0.1.0"
@@ -247,13 +247,13 @@ class OTelSink:
                 trace_flags=_SAMPLED if keep else _NOT_SAMPLED,
             )
             context = trace.set_span_in_context(NonRecordingSpan(parent), context)
-        end_ns = ns_of(run.ended_at)
+        start_ns, end_ns = times_ns(run)
         span = tracer.start_span(
             parts.name,
             context=context,
             kind=parts.kind,
             attributes=parts.attributes,
-            start_time=ns_of(run.started_at),
+            start_time=start_ns,
         )
         if run.error is not None and span.is_recording():
             error_type, message = error_parts(run.error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from opentelemetry.trace import SpanKind
@@ -18,8 +17,6 @@ INFERRED_GROUPINGS = frozenset({"auto-matched", "auto-new"})
 # Sources whose LLM runs name their provider (`gen_ai.provider.name`).
 PROVIDERS = frozenset({"openai", "anthropic"})
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
 _KINDS = {"llm": SpanKind.CLIENT, "http": SpanKind.SERVER}
 
 
@@ -33,13 +30,6 @@ def span_id_of(run_id: str) -> int:
     """The span id of one run (64 bits, never 0): a child can name its parent's before it ends."""
     digest = hashlib.blake2b(run_id.encode(), digest_size=8, person=b"convtrack.span")
     return int.from_bytes(digest.digest(), "big") or 1
-
-
-def ns_of(when: datetime) -> int:
-    """Nanoseconds since the epoch, exact to the microsecond a datetime holds (naive = UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (when - _EPOCH) // _MICROSECOND * 1000
 
 
 def error_parts(error: str) -> tuple[str, str]:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 from convtrack_otel import ConversationSpanProcessor, OTelSink
-from convtrack_otel._spans import ns_of, span_id_of, trace_id_of
+from convtrack_otel._spans import span_id_of, trace_id_of
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from opentelemetry.sdk.trace import TracerProvider
@@ -16,6 +16,7 @@ from otlp_receiver import attributes_of, running_receiver
 import convtrack
 from convtrack._resolve import decide
 from convtrack._start import start_run
+from convtrack.instrumentation import times_ns
 
 
 def by_name(spans: list[Span]) -> dict[str, Span]:
@@ -49,8 +50,7 @@ def test_runs_arrive_as_otlp_protobuf_with_links_times_and_ids() -> None:
     assert child.trace_id == root.trace_id
     assert child.parent_span_id == root.span_id
     for name, span in got.items():
-        assert span.start_time_unix_nano == ns_of(runs[name].started_at)
-        assert span.end_time_unix_nano == ns_of(runs[name].ended_at)
+        assert (span.start_time_unix_nano, span.end_time_unix_nano) == times_ns(runs[name])
     llm_attrs = attributes_of(child)
     assert child.name == "chat claude-test"
     assert child.kind == Span.SPAN_KIND_CLIENT

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from convtrack_otel import ConversationSpanProcessor, OTelSink, SpanExportError
-from convtrack_otel._spans import ns_of, span_id_of, trace_id_of
+from convtrack_otel._spans import span_id_of, trace_id_of
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -25,6 +25,7 @@ import convtrack
 from convtrack import Run
 from convtrack._resolve import Decision, decide
 from convtrack._start import start_run
+from convtrack.instrumentation import times_ns
 
 
 def configure(sink: OTelSink, **kwargs: Any) -> None:
@@ -80,8 +81,7 @@ def test_runs_become_spans_with_real_times_and_one_trace(
     assert second is not None
     assert second.trace_id != root.context.trace_id
     for name, span in got.items():
-        assert span.start_time == ns_of(runs[name].started_at)
-        assert span.end_time == ns_of(runs[name].ended_at)
+        assert (span.start_time, span.end_time) == times_ns(runs[name])  # exact: nanoseconds
         assert span.attributes is not None
         assert span.attributes["convtrack.run.id"] == runs[name].run_id
     assert got["lookup"].name == "execute_tool lookup"
