@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._context import EMPTY_METADATA
 from ._resolve import Grouping
@@ -60,23 +60,7 @@ class Run:
         """Wall time from start to end, in milliseconds."""
         return (self.ended_at - self.started_at).total_seconds() * 1000.0
 
-    if not TYPE_CHECKING:  # (a __getattr__ would make mypy accept any attribute name)
 
-        def __getattr__(self, name: str) -> Any:
-            # The pipeline builds Runs with their times as integer nanoseconds (`_start_ns`,
-            # `_end_ns`) and makes each datetime on first read: a sink that never reads
-            # them never pays for them. Every other attribute lookup fails as usual.
-            ns_key = _NS_KEYS.get(name)
-            if ns_key is not None:
-                fields = self.__dict__
-                ns = fields.get(ns_key)
-                if ns is not None:
-                    value = fields[name] = datetime_of_ns(ns)
-                    return value
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-_NS_KEYS = {"started_at": "_start_ns", "ended_at": "_end_ns"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -86,15 +70,7 @@ def datetime_of_ns(ns: int) -> datetime:
 
 
 def times_ns(run: Run) -> tuple[int, int]:
-    """A run's start and end as nanoseconds since the epoch, without making datetimes.
-
-    Exact for the runs the pipeline builds; from the datetimes (to the microsecond, naive
-    read as UTC) for Runs made any other way.
-    """
-    fields = run.__dict__
-    start, end = fields.get("_start_ns"), fields.get("_end_ns")
-    if start is not None and end is not None:
-        return start, end
+    """A run's start and end as nanoseconds since the epoch (to the microsecond)."""
     return ns_of(run.started_at), ns_of(run.ended_at)
 
 

@@ -3,15 +3,17 @@ the stand-in `NULL_RUN`, and `runs_of()`, the one factory of a `Run` from an end
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from contextvars import Token
+from dataclasses import MISSING
 from typing import Any
 
 from . import _config
 from ._context import ReadOnlyMetadata
 from ._handle import _CURRENT_RUN, RunHandle
 from ._resolve import Decision, inherited
-from ._runs import Run, RunKind
+from ._runs import Run, RunKind, datetime_of_ns
 
 _new = object.__new__
 _set_dict = Run.__dict__["__dict__"].__set__  # the frozen __init__ costs ~20 setattr calls
@@ -122,23 +124,34 @@ def start_run(
 
 
 def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
-    """The frozen Runs of emitted runs, each taking over its RunHandle's fields (no copy).
+    """The frozen Runs of ended handles: the one way a `Run` is made from a handle.
 
-    An emitted RunHandle never changes again (see RunHandle), so sharing is safe and saves
-    the copy; without `capture_content` its inputs and outputs are dropped from both.
+    Every field is set, in the dataclass's order, so that `vars()` and `dataclasses` see the
+    same fields on every `Run` however it was made; metadata is read-only; without
+    `capture_content` inputs and outputs are dropped. Runs on the dispatcher thread.
     """
     runs = []
     for active in ended:
-        fields = active.__dict__
+        source = active.__dict__
+        fields = {name: source.get(name, default) for name, default in _FIELDS}
+        fields["started_at"] = datetime_of_ns(source["_start_ns"])
+        fields["ended_at"] = datetime_of_ns(source["_end_ns"])
         if not capture_content:
-            fields.pop("inputs", None)
-            fields.pop("outputs", None)
-        if type(fields["metadata"]) is dict:  # read-only on every Run, however it was made
-            fields["metadata"] = ReadOnlyMetadata(fields["metadata"])
+            fields["inputs"] = fields["outputs"] = None
+        metadata = fields["metadata"]
+        if type(metadata) is not ReadOnlyMetadata:
+            fields["metadata"] = ReadOnlyMetadata(metadata or {})
         run: Run = _new(Run)
         _set_dict(run, fields)
         runs.append(run)
     return runs
+
+
+# The Run's fields in order, each with the value a handle that never set it stands for.
+_FIELDS: list[tuple[str, Any]] = [
+    (f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
+    for f in dataclasses.fields(Run)
+]
 
 
 def start_step(

@@ -1,0 +1,63 @@
+"""Every Run keeps its promises: the same fields however it was made, read-only metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+import pytest
+
+import convtrack as ct
+from convtrack import Run, RunKind
+from convtrack.instrumentation import start_run
+
+
+def _made_by_hand() -> Run:
+    now = datetime.now(timezone.utc)
+    return Run("r", None, "r", "c", None, None, RunKind.FUNCTION, "n", "s", "context", now, now)
+
+
+def test_runs_show_the_same_fields_however_they_were_made(memory_sink: ct.MemorySink) -> None:
+    """vars() of a recorded Run lists exactly the dataclass fields, as for one made by hand."""
+    with ct.conversation("c"), ct.trace("plain"):
+        pass
+    with ct.trace("with content", metadata={"k": 1}) as run:
+        run.set_output("out")
+    start_run("tool", "seam", source="test").end(outputs=1, error=ValueError("x"))
+    ct.flush()
+    names = [f.name for f in dataclasses.fields(Run)]
+    assert list(vars(_made_by_hand())) == names
+    for recorded in memory_sink.runs:
+        assert list(vars(recorded)) == names
+        assert dataclasses.asdict(recorded)["run_id"] == recorded.run_id
+
+
+def test_without_content_inputs_and_outputs_are_none() -> None:
+    """capture_content=False keeps the fields, with no content in them."""
+    sink = ct.MemorySink()
+    ct.configure([sink], grouping=False, capture_content=False)
+    with ct.trace("step") as run:
+        run.set_output("secret")
+    ct.flush()
+    [recorded] = sink.runs
+    assert (recorded.inputs, recorded.outputs) == (None, None)
+    assert list(vars(recorded)) == [f.name for f in dataclasses.fields(Run)]
+
+
+@pytest.mark.parametrize("how", ["trace context manager", "trace decorator", "start_run", "end"])
+def test_metadata_is_read_only_on_every_path(memory_sink: ct.MemorySink, how: str) -> None:
+    """Whichever way a run got its metadata, the Run's metadata refuses changes."""
+    if how == "trace context manager":
+        with ct.trace("step", metadata={"k": "v"}):
+            pass
+    elif how == "trace decorator":
+        ct.trace(metadata={"k": "v"})(lambda: None)()
+    elif how == "start_run":
+        start_run("tool", "t", source="test", metadata={"k": "v"}).end()
+    else:
+        start_run("tool", "t", source="test").end(metadata={"k": "v"})
+    ct.flush()
+    [run] = memory_sink.runs
+    assert dict(run.metadata) == {"k": "v"}
+    with pytest.raises(TypeError, match="read-only"):
+        run.metadata["k"] = "changed"  # type: ignore[index]
