@@ -1,11 +1,24 @@
-"""convtrack.instrument(*names): turn on installed integrations through their entry points."""
+"""convtrack.instrument(*names): turn on installed integrations through their entry points.
+
+An integration names the library it instruments (entry point group `convtrack.targets`):
+when that library is not imported yet, the integration is loaded and turned on only when the
+application imports it (a wrapt post-import hook), so an SDK the app never uses costs nothing.
+"""
 
 from __future__ import annotations
 
 import importlib
+import sys
+import threading
 from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+
+import wrapt
+
+from ._guard import report
 
 GROUP = "convtrack.integrations"
+TARGETS = "convtrack.targets"
 # Integrations that instrument nothing: how each is used instead.
 _USED_BY_HAND = {
     "asgi": "convtrack-asgi is used by adding its middleware to your app "
@@ -15,17 +28,27 @@ _USED_BY_HAND = {
     "redis": "convtrack-redis is used by giving its store to the grouper "
     "(ConversationGrouper(RedisStore(...))), not by instrument()",
 }
+_lock = threading.Lock()
+_waiting: set[str] = set()  # integrations waiting for their library to be imported
+_hooked: set[str] = set()  # integrations with a post-import hook (a hook cannot be removed)
 
 
 def _available() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
+def _targets() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=TARGETS)}
+
+
 def instrument(*names: str) -> list[str]:
     """Instrument the named integrations (all installed ones when no name is given).
 
+    An integration whose library is not imported yet is turned on when the application
+    imports it; one whose library is imported already is turned on now.
+
     Returns:
-        The names instrumented.
+        The names instrumented (or waiting for their library).
 
     Raises:
         ValueError: a named integration is not installed (the message says what to install).
@@ -41,15 +64,53 @@ def instrument(*names: str) -> list[str]:
                 f"(pip install convtrack-{name}); "
                 f"installed: {', '.join(sorted(available)) or 'none'}"
             )
+    targets = _targets()
     for name in chosen:
-        available[name].load()()  # the entry point names `module:instrument`
+        library = targets.get(name)
+        if library is None or library in sys.modules:
+            available[name].load()()  # the entry point names `module:instrument`
+        else:
+            _wait_for(library, name, available[name])
     return list(chosen)
+
+
+def _wait_for(library: str, name: str, entry: EntryPoint) -> None:
+    """Turn `name` on once `library` is imported."""
+    with _lock:
+        _waiting.add(name)
+        if name in _hooked:
+            return  # its hook is in place: it turns the integration on while it waits
+        _hooked.add(name)
+
+    def on_import(module: ModuleType) -> None:
+        integration = sys.modules.get(entry.module)
+        if integration is not None and not hasattr(integration, entry.attr):
+            return  # the integration's own import brought the library in: its hook follows
+        with _lock:
+            if name not in _waiting:
+                return  # turned on already, or uninstrumented meanwhile
+            _waiting.discard(name)
+        try:
+            entry.load()()
+        except Exception as exc:  # never in the way of the application's import
+            report(f"instrumenting {name} on import", exc)
+
+    # the library's import, or the integration's (which imports the library) once complete
+    wrapt.register_post_import_hook(on_import, library)
+    wrapt.register_post_import_hook(on_import, entry.module)
 
 
 def uninstrument(*names: str) -> list[str]:
     """Undo `instrument()` for the named (or all installed) integrations."""
     available = _available()
     chosen = [n for n in (names or tuple(sorted(available))) if n in available]
+    targets = _targets()
     for name in chosen:
+        with _lock:
+            was_waiting = name in _waiting
+            _waiting.discard(name)
+        library = targets.get(name)
+        if was_waiting and library is not None and library not in sys.modules:
+            continue  # never loaded: nothing to undo
         importlib.import_module(available[name].module).uninstrument()
     return chosen

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 import types
 
 import pytest
@@ -77,3 +79,30 @@ def test_instrument_names_an_integration_used_by_hand(name: str) -> None:
     with pytest.raises(ValueError, match=f"convtrack-{name} is used by") as raised:
         convtrack.instrument(name)
     assert "pip install" not in str(raised.value)
+
+
+def test_instrument_waits_for_the_library_to_be_imported() -> None:
+    """instrument() imports no SDK; importing one later turns its integration on."""
+    script = """
+import sys
+import convtrack
+names = convtrack.instrument()
+assert {"openai", "anthropic", "langchain"} <= set(names), names
+assert not {"openai", "anthropic", "langchain_core"} & set(sys.modules), sorted(sys.modules)
+import openai  # the application imports an SDK: its integration turns on
+import convtrack_openai
+assert convtrack_openai.is_instrumented()
+assert "anthropic" not in sys.modules
+import convtrack_anthropic  # importing the integration brings its SDK in: on as well
+assert convtrack_anthropic.is_instrumented()
+convtrack.uninstrument()
+assert not convtrack_openai.is_instrumented() and not convtrack_anthropic.is_instrumented()
+import langchain_core  # uninstrumented while it waited: stays off
+import convtrack_langchain
+assert not convtrack_langchain.is_instrumented()
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.stdout.strip() == "ok", result.stderr
