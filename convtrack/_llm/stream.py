@@ -21,6 +21,7 @@ from convtrack import _pipeline
 from convtrack._guard import report
 from convtrack._runs import ActiveRun
 
+from . import raw
 from .call import Endpoint, LLMCall, abegin, begin, capturing
 from .remember import aremember_now, defer, remember_now
 
@@ -250,6 +251,8 @@ def sync_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
         proxy = observe(call, result)
         if proxy is not None:
             return proxy
+        if isinstance(result, endpoint.raw_types):  # with_raw_response, with_streaming_response
+            return raw.settle(call, result)
         call.complete(result)
         return result
 
@@ -278,6 +281,8 @@ def async_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
         proxy = observe(call, result)
         if proxy is not None:
             return proxy
+        if isinstance(result, endpoint.raw_types):
+            return await raw.asettle(call, result)
         await call.acomplete(result)
         return result
 

@@ -22,12 +22,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import openai
-from openai.types.responses import Response
+from openai._models import construct_type
+from openai.types.responses import Response, ResponseStreamEvent
 
 from convtrack._llm.call import Answer, Endpoint, Request, given, plain, text_or_none
 from convtrack._llm.remember import Memory
 
-from ._chat import ids, usage_of
+from ._chat import RAW_TYPES, ids, usage_of
 
 MARKER_NAME = "convtrack.openai.response"
 
@@ -53,6 +54,7 @@ class ResponsesEndpoint(Endpoint):
     stream_types = (openai.Stream,)
     async_stream_types = (openai.AsyncStream,)
     answer_types = (Response,)
+    raw_types = RAW_TYPES
 
     def request(self, kwargs: Mapping[str, Any], stream: bool | None) -> Request:
         """Read the request."""
@@ -95,6 +97,10 @@ class ResponsesEndpoint(Endpoint):
     def answer(self, result: Any, capture: bool) -> Answer:
         """Read a Response."""
         return answer_of(result, capture)
+
+    def decode(self, data: Any, item: bool) -> Any:
+        """A stream event or Response from its JSON."""
+        return construct_type(type_=ResponseStreamEvent if item else Response, value=data)
 
     def accumulator(self) -> ResponsesAccumulator:
         """A new accumulator of stream events."""
