@@ -11,9 +11,12 @@ continues, with no hashing of its history.
   (``auto-matched``; consumed once in ``consume`` mode, so a regenerated turn forks,
   as with chat histories), run through the core's one decision point. An unknown id
   (expired, another process without a shared store) starts a new conversation.
-- Without either, a request that resends its whole ``input`` (``store=False`` apps) is
-  grouped by its history like a chat request (``instructions`` counting as the system
-  prompt).
+- Without either, a request that resends its whole ``input`` (``store=False`` apps, the
+  Agents SDK's ``to_input_list()``) is grouped by its history like a chat request
+  (``instructions`` counting as the system prompt), its items read as the chat messages
+  they stand for (``function_call`` items as the assistant's tool calls,
+  ``function_call_output`` as tool messages, ``reasoning`` left out): see
+  ``convtrack.grouping._items``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from convtrack._llm.call import Answer, Endpoint, Request, given, plain, text_or_none
 from convtrack._llm.remember import Memory
+from convtrack.grouping._items import chat_messages
 
 from ._chat import RAW_TYPES, ids, usage_of
 
@@ -65,8 +69,8 @@ class ResponsesEndpoint(Endpoint):
         raw = given(kwargs.get("input"))
         if isinstance(raw, str):
             items: list[Any] | None = [{"role": "user", "content": raw}]
-        else:
-            items = list(raw) if isinstance(raw, (list, tuple)) else None
+        else:  # items as the chat messages they stand for: a tool turn groups like chat
+            items = chat_messages(raw) if isinstance(raw, (list, tuple)) else None
         instructions = text_or_none(given(kwargs.get("instructions")))
         messages: list[Any] | None
         if previous is not None:
@@ -114,7 +118,8 @@ class ResponsesEndpoint(Endpoint):
             memories.append(Memory([marker(answer.response_id)], None, always=True))
         if previous is None and request.messages is not None:
             memories.extend(
-                Memory([*request.messages, *tail], request.system) for tail in answer.tails
+                Memory(chat_messages([*request.messages, *tail]), request.system)
+                for tail in answer.tails
             )
         return memories
 
