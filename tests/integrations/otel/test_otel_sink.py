@@ -496,3 +496,51 @@ async def test_runs_from_threads_and_tasks_link_to_their_parent(
         assert span.context is not None
         assert (span.context.trace_id, span.parent.span_id) == (outer.trace_id, outer.span_id)
         assert dict(span.attributes or {})["gen_ai.conversation.id"] == "conv-42"
+
+
+def _llm_pair(inner_usage: dict[str, int] | None) -> None:
+    """A LangChain-style LLM run with the SDK's LLM run nested in it, both with usage."""
+    outer = start_run("llm", "ChatOpenAI", source="langchain", model="gpt-test")
+    assert outer is not None
+    inner = start_run("llm", "openai.chat.completions", source="openai", parent=outer)
+    assert inner is not None
+    inner.end(usage=inner_usage)
+    convtrack.flush()  # the inner span is exported in an earlier batch than the outer one
+    outer.end(usage={"input_tokens": 10, "output_tokens": 4, "total_tokens": 14})
+
+
+def test_a_nested_llm_run_carries_the_usage_of_the_model_call_once(
+    plain_provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """Usage goes on the inner (SDK) span only; the outer keeps its own when the inner had none."""
+    configure(OTelSink(plain_provider))
+    _llm_pair({"input_tokens": 10, "output_tokens": 4, "total_tokens": 14})
+    got = spans(exporter)
+    inner, outer = (
+        dict(got["openai.chat.completions"].attributes or {}),
+        dict(got["ChatOpenAI"].attributes or {}),
+    )
+    assert (inner["gen_ai.usage.input_tokens"], inner["gen_ai.usage.output_tokens"]) == (10, 4)
+    assert "gen_ai.usage.input_tokens" not in outer
+    assert "gen_ai.usage.output_tokens" not in outer
+    exporter.clear()
+    _llm_pair(None)
+    got = spans(exporter)
+    outer = dict(got["ChatOpenAI"].attributes or {})
+    assert (outer["gen_ai.usage.input_tokens"], outer["gen_ai.usage.output_tokens"]) == (10, 4)
+    assert "gen_ai.usage.input_tokens" not in (got["openai.chat.completions"].attributes or {})
+
+
+def test_usage_of_an_llm_run_under_a_plain_step_stays(
+    plain_provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """An LLM run under a non-LLM step, and two in a row, each keep their own usage."""
+    configure(OTelSink(plain_provider))
+    with convtrack.trace(name="handle"):
+        for name in ("first", "second"):
+            run = start_run("llm", name, source="openai")
+            assert run is not None
+            run.end(usage={"input_tokens": 2, "output_tokens": 1})
+    got = spans(exporter)
+    for name in ("first", "second"):
+        assert (got[name].attributes or {})["gen_ai.usage.input_tokens"] == 2
