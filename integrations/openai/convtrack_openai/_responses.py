@@ -180,6 +180,9 @@ class ResponsesAccumulator:
             self.complete = True
         elif kind == "error":
             self.error = getattr(event, "message", None) or "error"
+        elif kind is None and getattr(event, "event", None) == "error":  # openai < 2
+            data = getattr(event, "data", None)
+            self.error = (data.get("message") if isinstance(data, dict) else None) or "error"
 
     def answer(self, capture: bool) -> Answer:
         """The final response, or the text received so far."""

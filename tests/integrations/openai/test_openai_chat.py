@@ -103,7 +103,8 @@ async def test_the_exception_object_is_the_sdks_own(
     chat: Chat, sink: convtrack.MemorySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The very exception object the SDK raised reaches the caller."""
-    error = openai.APIConnectionError(request=openai._base_client.httpx2.Request("POST", "/x"))
+    http = getattr(openai._base_client, "httpx2", None) or openai._base_client.httpx  # 3.x: httpx2
+    error = openai.APIConnectionError(request=http.Request("POST", "/x"))
 
     def raise_it(*args: Any, **kwargs: Any) -> Any:
         raise error

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import openai
 import pytest
+from openai.resources.responses import Responses
 from openai_support import MODEL, Respond, llm_runs
 
 import convtrack
@@ -40,6 +42,10 @@ async def test_two_chains_stay_apart(respond: Respond, sink: convtrack.MemorySin
     assert ids[0] == ids[2] != ids[1] == ids[3]
 
 
+@pytest.mark.skipif(
+    "conversation" not in inspect.signature(Responses.create).parameters,
+    reason="this openai release has no `conversation` parameter (added in 1.101)",
+)
 async def test_the_conversation_parameter_names_the_conversation(
     respond: Respond, sink: convtrack.MemorySink
 ) -> None:
@@ -152,7 +158,8 @@ async def test_an_error_event_in_a_stream_is_recorded(
 ) -> None:
     """An `error` event in a Responses stream marks the run as failed; nothing is raised."""
     events = list(client.responses.create(model=MODEL, input="a b [stream-error]", stream=True))
-    assert events[-1].type == "error"
+    # openai < 2 hands a named `error` event over as `{"event": "error", "data": {...}}`
+    assert "error" in (getattr(events[-1], "type", None), getattr(events[-1], "event", None))
     (run,) = llm_runs(sink)
     assert (run.status, run.error) == ("error", "stream failed")
     assert run.outputs == {"role": "assistant", "content": "echo "}
