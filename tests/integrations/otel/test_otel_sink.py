@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import entry_points
 from typing import Any
 
+import convtrack_langchain
+import convtrack_openai
 import pytest
 from convtrack_otel import ConversationSpanProcessor, OTelSink, SpanExportFailed
 from convtrack_otel._spans import ns_of, span_id_of, trace_id_of
+from langchain_openai import ChatOpenAI
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -25,6 +28,7 @@ import convtrack
 from convtrack import Run
 from convtrack._resolve import Decision, decide
 from convtrack._runs import start_run
+from convtrack.fake_llm import FakeLLMServer
 
 
 def configure(sink: OTelSink, **kwargs: Any) -> None:
@@ -433,7 +437,7 @@ def test_sink_argument_checks() -> None:
     with pytest.raises(ValueError, match="exporter mode"):
         OTelSink(resource=Resource.create({}))
     with pytest.raises(TypeError, match="SDK"):
-        OTelSink(object())  # type: ignore[arg-type]
+        OTelSink(object())
 
 
 SCRIPT = """
@@ -544,3 +548,37 @@ def test_usage_of_an_llm_run_under_a_plain_step_stays(
     got = spans(exporter)
     for name in ("first", "second"):
         assert (got[name].attributes or {})["gen_ai.usage.input_tokens"] == 2
+
+
+def test_chatopenai_with_both_integrations_counts_its_tokens_once(
+    plain_provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """The real ChatOpenAI over the instrumented openai client: usage on one span per call."""
+    configure(OTelSink(plain_provider))
+    convtrack_langchain.instrument()
+    convtrack_openai.instrument()
+    try:
+        with FakeLLMServer() as server:
+            model = ChatOpenAI(
+                model="gpt-test",
+                base_url=server.openai_base_url,
+                api_key="test",
+                max_retries=0,
+                stream_usage=True,
+            )
+            answer = model.invoke("hello there")
+            streamed = list(model.stream("hello again"))
+    finally:
+        convtrack_openai.uninstrument()
+        convtrack_langchain.uninstrument()
+    convtrack.flush()
+    llm = [s for s in exporter.get_finished_spans() if s.name.startswith("chat")]
+    assert len(llm) == 4  # two calls, each a LangChain span and the SDK's span in it
+    with_usage = [s for s in llm if "gen_ai.usage.input_tokens" in (s.attributes or {})]
+    assert [(s.attributes or {})["convtrack.run.source"] for s in with_usage] == ["openai"] * 2
+    total = sum(int((s.attributes or {})["gen_ai.usage.output_tokens"]) for s in with_usage)
+    expected = answer.usage_metadata["output_tokens"] if answer.usage_metadata else 0
+    expected += sum(
+        chunk.usage_metadata["output_tokens"] for chunk in streamed if chunk.usage_metadata
+    )
+    assert total == expected
