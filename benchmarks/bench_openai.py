@@ -9,6 +9,8 @@ interleaved, medians printed:
 - recorded: convtrack configured with a no-op sink, every call an ``llm`` run, with
   automatic grouping of an 8-message history, or with a request-metadata id (no grouping);
 - streamed: the same with ``stream=True`` (the stream proxy observes each chunk);
+- raw: ``with_raw_response.create().parse()`` and ``with_streaming_response`` of a stream
+  read with ``iter_lines()`` (convtrack replays the lines it saw);
 - convtrack's own work: the wrapper around a stub that returns a parsed completion at
   once (no SDK work at all), as absolute nanoseconds added per call.
 
@@ -31,7 +33,7 @@ from openai.types.chat import ChatCompletion
 
 import convtrack
 from convtrack import Run
-from convtrack._llm.stream import sync_wrapper
+from convtrack.instrumentation.streams import sync_wrapper
 
 HISTORY: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful assistant."}]
 for _turn in range(3):
@@ -126,6 +128,32 @@ def calls(client: openai.OpenAI, instrumented: bool, **kwargs: Any) -> Callable[
     return loop
 
 
+def raw_calls(client: openai.OpenAI, instrumented: bool, way: str) -> Callable[[int], None]:
+    """A loop of `n` raw-response calls read as an app does, instrumented or bare.
+
+    `way`: ``raw`` (``with_raw_response.create().parse()``, langchain-openai's way) or
+    ``lines`` (``with_streaming_response`` of a stream, read with ``iter_lines()``).
+    """
+    completions = client.chat.completions
+
+    def loop(n: int) -> None:
+        if instrumented:
+            convtrack_openai.instrument()
+        else:
+            convtrack_openai.uninstrument()
+        for _ in range(n):
+            if way == "raw":
+                completions.with_raw_response.create(model="gpt-bench", messages=HISTORY).parse()
+                continue
+            with completions.with_streaming_response.create(
+                model="gpt-bench", messages=HISTORY, stream=True
+            ) as response:
+                for _line in response.iter_lines():
+                    pass
+
+    return loop
+
+
 def wrapper_only(instrumented: bool, **kwargs: Any) -> Callable[[int], None]:
     """A loop calling the integration's wrapper around a stub, or the stub alone."""
     completion = ChatCompletion.model_validate(COMPLETION)
@@ -187,6 +215,17 @@ def main() -> None:
             rounds=rounds,
         )
         report("chat.completions.create(stream=True), 11 chunks", medians, "bare client, stream")
+        medians = compare(
+            {
+                "bare, with_raw_response": raw_calls(client, False, "raw"),
+                "recorded, with_raw_response": raw_calls(client, True, "raw"),
+                "bare, streaming iter_lines": raw_calls(client, False, "lines"),
+                "recorded, streaming iter_lines": raw_calls(client, True, "lines"),
+            },
+            n=n,
+            rounds=rounds,
+        )
+        report("with_raw_response / with_streaming_response", medians, "bare, with_raw_response")
         medians = compare(
             {
                 "stub alone": wrapper_only(False),

@@ -59,7 +59,8 @@ def is_patched(owner: Any, name: str) -> bool:
     return ours is not None and _current(owner, name) is ours
 
 
-Target = tuple[str, str, str, Callable[..., Any]]  # (module, class, method, wrapt wrapper)
+# (module, class, method, wrapt wrapper); class "" wraps a function of the module itself
+Target = tuple[str, str, str, Callable[..., Any]]
 
 
 class Patches:
@@ -79,7 +80,8 @@ class Patches:
     def _owners(self) -> list[tuple[Any, str, Callable[..., Any]]]:
         found = []
         for module_name, class_name, method, wrapper in self.targets:
-            owner = getattr(importlib.import_module(module_name), class_name, None)
+            module = importlib.import_module(module_name)
+            owner = getattr(module, class_name, None) if class_name else module
             if owner is None or not callable(getattr(owner, method, None)):
                 logger.debug(
                     "convtrack: %s has no %s.%s: not instrumented", self.library, class_name, method

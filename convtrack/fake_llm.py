@@ -18,8 +18,8 @@ events of the real shapes (chunks ending with ``[DONE]``; Responses and Messages
 Answers are deterministic: ``"echo #N: <last user text>"``, N being the turn (the number
 of user messages, or the length of a ``previous_response_id`` chain). When the request
 offers ``tools`` and ends with a user message, the answer is a call of the first tool
-with ``{"query": <last user text>}``; after a tool result the answer is
-``"tool said: <result>"``. Usage counts words. Errors: ``fail_next(status)``, or a user
+with ``{"query": <last user text>}``; when the request ends with a tool result the answer
+is ``"tool said: <result>"``. Usage counts words. Errors: ``fail_next(status)``, or a user
 message containing ``[fail:429]`` (any status); ``[stream-error]`` makes a stream fail
 after its first text delta. Every request is logged in ``requests``.
 """
@@ -325,8 +325,8 @@ def _read(api: str, body: dict[str, Any], owner: FakeLLMServer) -> tuple[list[st
         items = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw or []
         turn = owner._turns.get(str(body.get("previous_response_id")), 0)
         messages = [i for i in items if isinstance(i, dict)]
-        outputs = [m for m in messages if m.get("type") == "function_call_output"]
-        result = str(outputs[-1].get("output")) if outputs else None
+        ends_with_output = messages and messages[-1].get("type") == "function_call_output"
+        result = _text(messages[-1].get("output")) if ends_with_output else None
     else:
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
         result = _tool_result(messages[-1]) if messages else None

@@ -57,6 +57,7 @@ class Endpoint:
     stream_types: tuple[type, ...] = ()  # the SDK's sync stream class(es)
     async_stream_types: tuple[type, ...] = ()
     answer_types: tuple[type, ...] = ()  # the SDK's response model(s)
+    raw_types: tuple[type, ...] = ()  # its raw responses (with_raw/streaming_response)
 
     def request(self, kwargs: Mapping[str, Any], stream: bool | None) -> Request:
         """Read the request."""
@@ -69,6 +70,10 @@ class Endpoint:
     def answer(self, result: Any, capture: bool) -> Answer:
         """Read a complete (non-streamed) response."""
         raise NotImplementedError
+
+    def decode(self, data: Any, item: bool) -> Any:
+        """The SDK object a raw body's JSON stands for: a stream item, else the answer."""
+        return None
 
     def accumulator(self) -> Any:
         """A new accumulator of stream items: `observe(item)`, `answer(capture)`, `complete`."""
@@ -146,7 +151,7 @@ class LLMCall:
         try:
             if isinstance(result, self.endpoint.answer_types):
                 return self.end(self.endpoint.answer(result, capturing()))
-            self.run.end(metadata={"raw_response": True})  # with_raw_response & co.
+            self.run.end(metadata={"raw_response": True})  # e.g. parse(to=dict)
         except Exception as exc:
             report(f"{self.endpoint.source}: recording a response", exc)
             self.run.end()

@@ -17,11 +17,9 @@ from typing import Any
 
 import wrapt
 
-from convtrack import _config
 from convtrack._guard import report
-from convtrack._handle import RunHandle
 
-from .call import Endpoint, LLMCall, abegin, begin, capturing
+from .call import LLMCall, capturing
 from .remember import aremember_now, defer, remember_now
 
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -221,64 +219,3 @@ def observe(call: LLMCall, result: Any) -> Any:
         call.run.end()
         return result
     return None
-
-
-class Switch:
-    """Whether an integration is instrumented: wrappers an SDK kept after `uninstrument()`
-    (e.g. `with_raw_response` methods bound while instrumented) check it and pass through."""
-
-    on = False
-
-
-def sync_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
-    """The wrapt wrapper of a sync SDK method calling `endpoint`."""
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not switch.on or _config.current is None:
-            return wrapped(*args, **kwargs)
-        call = begin(endpoint, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = call.run.activate()
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            RunHandle.deactivate(token)
-        proxy = observe(call, result)
-        if proxy is not None:
-            return proxy
-        call.complete(result)
-        return result
-
-    return wrapper
-
-
-def async_wrapper(endpoint: Endpoint, switch: Switch) -> Wrapper:
-    """The wrapt wrapper of an async SDK method calling `endpoint`."""
-
-    async def wrapper(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not switch.on or _config.current is None:
-            return await wrapped(*args, **kwargs)
-        call = await abegin(endpoint, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = call.run.activate()
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            RunHandle.deactivate(token)
-        proxy = observe(call, result)
-        if proxy is not None:
-            return proxy
-        await call.acomplete(result)
-        return result
-
-    return wrapper

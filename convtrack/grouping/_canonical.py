@@ -19,6 +19,10 @@ history, each present only when not empty:
   parsed when a JSON string; calls listed twice (LangChain keeps Anthropic blocks
   in ``content`` and in ``tool_calls``) count once.
 - ``name``, ``tool_call_id``, ``refusal``, ``function_call``, ``audio`` (its id).
+- OpenAI Responses items: a ``function_call`` (or any tool call item) is an assistant
+  message with that tool call, a ``function_call_output`` (or any output item) a ``tool``
+  message (see ``_items``, whose ``chat_messages()`` also joins the items of one
+  assistant turn into one message, as its Chat Completions twin has it).
 
 Everything else (ids, usage, model, stop reasons, ``annotations``, provider
 metadata) is ignored. A value that is not a message is encoded as it is, marked
@@ -32,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from convtrack.grouping._encode import dump_model, encode_value
+from convtrack.grouping._items import item_message
 
 _ROLE_ALIASES = {"human": "user", "ai": "assistant"}
 _LANGCHAIN_TYPES = {
@@ -279,7 +284,7 @@ def _fields(message: object) -> Mapping[Any, Any] | None:
     if isinstance(message, Mapping):
         if "role" in message or "content" in message or message.get("type") in _LANGCHAIN_TYPES:
             return message
-        return None
+        return item_message(message)
     # pydantic models (SDK objects, LangChain messages) declare their fields on the class:
     # probing a missing attribute on an instance costs microseconds, a class lookup does not
     declared = getattr(type(message), "model_fields", None)
@@ -289,9 +294,11 @@ def _fields(message: object) -> Mapping[Any, Any] | None:
     elif isinstance(getattr(message, "type", None), str) and hasattr(message, "additional_kwargs"):
         return _langchain_fields(message)
     dumped = dump_model(message)
-    if dumped is not None and ("role" in dumped or "content" in dumped):
+    if dumped is None:
+        return None
+    if "role" in dumped or "content" in dumped:
         return dumped
-    return None
+    return item_message(dumped)
 
 
 def _langchain_fields(message: Any) -> dict[str, Any]:

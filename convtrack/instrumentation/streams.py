@@ -9,17 +9,8 @@ or is garbage-collected. A helper's stream manager records through `StreamState`
 
 from __future__ import annotations
 
-from .._llm.stream import (
-    AsyncStream,
-    StreamState,
-    Switch,
-    SyncStream,
-    Wrapper,
-    async_wrapper,
-    collecting,
-    observe,
-    sync_wrapper,
-)
+from .._llm.stream import AsyncStream, StreamState, SyncStream, Wrapper, collecting, observe
+from .._llm.wrappers import Switch, async_wrapper, sync_wrapper
 
 __all__ = [
     "AsyncStream",

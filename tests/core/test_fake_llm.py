@@ -117,6 +117,25 @@ def test_tools_make_a_tool_call_and_tool_results_are_answered(server: FakeLLMSer
     assert answer["choices"][0]["message"]["content"] == "tool said: 42"
 
 
+def test_responses_answer_a_tool_result_only_at_the_end_of_the_input(
+    server: FakeLLMServer,
+) -> None:
+    """A Responses input ending with a function_call_output is answered with it; a later
+    user turn (the tool turn far back in its history) gets a new tool call."""
+    url = server.openai_base_url + "/responses"
+    tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    body: dict[str, Any] = {"model": "m", "input": "find x", "tools": tools}
+    (call,) = json.loads(post(url, body)[1])["output"]
+    history = [{"role": "user", "content": "find x"}, call]
+    history.append({"type": "function_call_output", "call_id": call["call_id"], "output": "7"})
+    (answer,) = json.loads(post(url, {**body, "input": history})[1])["output"]
+    assert answer["content"][0]["text"] == "tool said: 7"
+    history += [answer, {"role": "user", "content": "find y"}]
+    (again,) = json.loads(post(url, {**body, "input": history})[1])["output"]
+    assert again["type"] == "function_call"
+    assert json.loads(again["arguments"]) == {"query": "find y"}
+
+
 def test_messages_stream_has_the_anthropic_event_sequence(server: FakeLLMServer) -> None:
     """A streamed Messages call sends the named events Anthropic's API sends."""
     body = {"model": "c", "max_tokens": 9, "messages": CHAT["messages"], "stream": True}

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import anthropic
-from anthropic.types import Message
+from anthropic._models import construct_type
+from anthropic.types import Message, RawMessageStreamEvent
 
 from convtrack.instrumentation.llm import (
     Answer,
@@ -54,6 +55,7 @@ class MessagesEndpoint(Endpoint):
     stream_types = (anthropic.Stream,)
     async_stream_types = (anthropic.AsyncStream,)
     answer_types = (Message,)
+    raw_types = (anthropic.APIResponse, anthropic.AsyncAPIResponse)
 
     def request(self, kwargs: Mapping[str, Any], stream: bool | None) -> Request:
         """Read the request."""
@@ -88,6 +90,10 @@ class MessagesEndpoint(Endpoint):
             result.model,
             result.id,
         )
+
+    def decode(self, data: Any, item: bool) -> Any:
+        """A raw stream event or Message from its JSON."""
+        return construct_type(type_=RawMessageStreamEvent if item else Message, value=data)
 
     def accumulator(self) -> MessagesAccumulator:
         """A new accumulator of stream events."""

@@ -16,8 +16,10 @@ Two pieces, both undone by `uninstrument()`:
   itself), else the current convtrack conversation's id as `conversation_id` and
   `thread_id`. A configure hook cannot do this: it only adds handlers.
 
-And the chat model wrappers of `_nest` (any `ConversationCallbackHandler` puts them in place
-too), so that the SDK calls a chat model makes nest under its run; `uninstrument()` removes them.
+Also `_configurable`'s wrapper of `ensure_config` in the chat model (and LLM) modules, so
+that a bare model call's `configurable` ids count as a chain's do. And the chat model
+wrappers of `_nest` (any `ConversationCallbackHandler` puts them in place too), so that the
+SDK calls a chat model makes nest under its run; `uninstrument()` removes them.
 """
 
 from __future__ import annotations
@@ -31,9 +33,8 @@ from langchain_core.tracers import context as tracer_context
 
 from convtrack.instrumentation import Patches, current_conversation, report
 
-from . import _nest
+from . import _configurable, _nest
 from ._handler import ConversationCallbackHandler
-from ._state import ID_KEYS
 
 _lock = threading.Lock()
 _hook: tuple[Any, ...] | None = None  # the entry we appended to LangChain's configure hooks
@@ -61,6 +62,7 @@ def instrument() -> None:
         _hook = next(e for e in tracer_context._configure_hooks if e[0] is var)
         _handler = handler
         _nest.enable()
+        _configurable.enable()
         _patches.apply()
 
 
@@ -75,6 +77,7 @@ def uninstrument() -> None:
         if _hook is None:
             return
         _patches.remove()
+        _configurable.disable()
         hooks = tracer_context._configure_hooks
         for index, entry in enumerate(hooks):
             if entry is _hook:
@@ -119,7 +122,7 @@ def _add_conversation_metadata(manager: BaseCallbackManager, configurable: Any) 
     if "conversation_id" in metadata or "thread_id" in metadata or "session_id" in metadata:
         return
     if configurable:
-        ids = {key: configurable[key] for key in ID_KEYS if _is_id(configurable.get(key))}
+        ids = _configurable.ids_in(configurable)
         if ids:
             manager.add_metadata(ids)
             return
@@ -127,9 +130,3 @@ def _add_conversation_metadata(manager: BaseCallbackManager, configurable: Any) 
     if ctx is not None and ctx.conversation_id:
         conversation_id = ctx.conversation_id
         manager.add_metadata({"conversation_id": conversation_id, "thread_id": conversation_id})
-
-
-def _is_id(value: Any) -> bool:
-    return (isinstance(value, str) and bool(value)) or (
-        isinstance(value, int) and not isinstance(value, bool)
-    )

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai._legacy_response import LegacyAPIResponse
+from openai._models import construct_type
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from convtrack.instrumentation.llm import (
     Answer,
@@ -53,6 +55,9 @@ def usage_of(usage: Any) -> dict[str, Any] | None:
     return result
 
 
+RAW_TYPES = (LegacyAPIResponse, openai.APIResponse, openai.AsyncAPIResponse)
+
+
 _DETAILS = (
     ("prompt_tokens_details", "cached_tokens", "cached_input_tokens"),
     ("input_tokens_details", "cached_tokens", "cached_input_tokens"),
@@ -69,6 +74,7 @@ class ChatEndpoint(Endpoint):
     stream_types = (openai.Stream,)
     async_stream_types = (openai.AsyncStream,)
     answer_types = (ChatCompletion,)
+    raw_types = RAW_TYPES
 
     def request(self, kwargs: Mapping[str, Any], stream: bool | None) -> Request:
         """Read the request."""
@@ -94,6 +100,10 @@ class ChatEndpoint(Endpoint):
             result.model,
             result.id,
         )
+
+    def decode(self, data: Any, item: bool) -> Any:
+        """A ChatCompletionChunk or ChatCompletion from its JSON."""
+        return construct_type(type_=ChatCompletionChunk if item else ChatCompletion, value=data)
 
     def accumulator(self) -> ChatAccumulator:
         """A new accumulator of chunks."""

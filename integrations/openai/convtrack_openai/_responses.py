@@ -11,9 +11,12 @@ continues, with no hashing of its history.
   (``auto-matched``; consumed once in ``consume`` mode, so a regenerated turn forks,
   as with chat histories), run through the core's one decision point. An unknown id
   (expired, another process without a shared store) starts a new conversation.
-- Without either, a request that resends its whole ``input`` (``store=False`` apps) is
-  grouped by its history like a chat request (``instructions`` counting as the system
-  prompt).
+- Without either, a request that resends its whole ``input`` (``store=False`` apps, the
+  Agents SDK's ``to_input_list()``) is grouped by its history like a chat request
+  (``instructions`` counting as the system prompt), its items read as the chat messages
+  they stand for (``function_call`` items as the assistant's tool calls,
+  ``function_call_output`` as tool messages, ``reasoning`` left out): see
+  ``convtrack.grouping._items``.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import openai
-from openai.types.responses import Response
+from openai._models import construct_type
+from openai.types.responses import Response, ResponseStreamEvent
 
+from convtrack.grouping import chat_messages
 from convtrack.instrumentation.llm import (
     Answer,
     Endpoint,
@@ -34,7 +39,7 @@ from convtrack.instrumentation.llm import (
     text_or_none,
 )
 
-from ._chat import ids, usage_of
+from ._chat import RAW_TYPES, ids, usage_of
 
 MARKER_NAME = "convtrack.openai.response"
 
@@ -60,6 +65,7 @@ class ResponsesEndpoint(Endpoint):
     stream_types = (openai.Stream,)
     async_stream_types = (openai.AsyncStream,)
     answer_types = (Response,)
+    raw_types = RAW_TYPES
 
     def request(self, kwargs: Mapping[str, Any], stream: bool | None) -> Request:
         """Read the request."""
@@ -70,8 +76,8 @@ class ResponsesEndpoint(Endpoint):
         raw = given(kwargs.get("input"))
         if isinstance(raw, str):
             items: list[Any] | None = [{"role": "user", "content": raw}]
-        else:
-            items = list(raw) if isinstance(raw, (list, tuple)) else None
+        else:  # items as the chat messages they stand for: a tool turn groups like chat
+            items = chat_messages(raw) if isinstance(raw, (list, tuple)) else None
         instructions = text_or_none(given(kwargs.get("instructions")))
         messages: list[Any] | None
         if previous is not None:
@@ -103,6 +109,10 @@ class ResponsesEndpoint(Endpoint):
         """Read a Response."""
         return answer_of(result, capture)
 
+    def decode(self, data: Any, item: bool) -> Any:
+        """A stream event or Response from its JSON."""
+        return construct_type(type_=ResponseStreamEvent if item else Response, value=data)
+
     def accumulator(self) -> ResponsesAccumulator:
         """A new accumulator of stream events."""
         return ResponsesAccumulator()
@@ -115,7 +125,8 @@ class ResponsesEndpoint(Endpoint):
             memories.append(Memory([marker(answer.response_id)], None, always=True))
         if previous is None and request.messages is not None:
             memories.extend(
-                Memory([*request.messages, *tail], request.system) for tail in answer.tails
+                Memory(chat_messages([*request.messages, *tail]), request.system)
+                for tail in answer.tails
             )
         return memories
 
@@ -176,6 +187,9 @@ class ResponsesAccumulator:
             self.complete = True
         elif kind == "error":
             self.error = getattr(event, "message", None) or "error"
+        elif kind is None and getattr(event, "event", None) == "error":  # openai < 2
+            data = getattr(event, "data", None)
+            self.error = (data.get("message") if isinstance(data, dict) else None) or "error"
 
     def answer(self, capture: bool) -> Answer:
         """The final response, or the text received so far."""

@@ -32,13 +32,14 @@ from convtrack import Run
 from convtrack.instrumentation import report, times_ns
 
 from ._names import DEFAULT, AttributeNames, parse
-from ._spans import error_parts, span_id_of, span_parts, trace_id_of
+from ._spans import error_parts, has_tokens, span_id_of, span_parts, trace_id_of
 
 SCOPE = "convtrack"
 _VERSION = "0.1.0"
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _KEPT = (Decision.RECORD_AND_SAMPLE,)
+_MAX_COVERED = 65_536  # LLM runs whose nested LLM run carried the usage, awaiting export
 
 
 class SpanExportError(RuntimeError):
@@ -142,6 +143,8 @@ class OTelSink:
             tracer_provider.add_span_processor(self._collect)
         self._provider = tracer_provider
         self._ids = _PresetIds()
+        # LLM run id -> None: a nested LLM run (the same model call) wrote the usage already
+        self._covered: dict[str, None] = {}
         self._lock = threading.Lock()
         self._at_exit_registered = False
         self._exited = False
@@ -219,12 +222,31 @@ class OTelSink:
         own.id_generator = self._ids
         return own
 
+    def _usage_here(self, run: Run) -> bool:
+        """Whether `run`'s span carries its usage: once per model call (see the README).
+
+        An LLM run nested in another (an SDK call inside a LangChain chat model's run) is the
+        same call: it ends first and carries the usage; its parent's span then does not.
+        """
+        covered = self._covered
+        carried = run.run_id in covered  # by an LLM run nested in this one
+        if carried:
+            del covered[run.run_id]
+        if run.kind != "llm":
+            return True
+        if run.parent_run_id is not None and (carried or has_tokens(run.usage)):
+            covered[run.parent_run_id] = None  # the parent may be an LLM run: it is covered
+            if len(covered) > _MAX_COVERED:  # parents never exported: forget the oldest
+                del covered[next(iter(covered))]
+        return not carried
+
     def _emit(self, tracer: SDKTracer, run: Run, sampled: dict[int, bool]) -> None:
         parts = span_parts(
             run,
             self.names,
             inferred_as_conversation_id=self.inferred_as_conversation_id,
             capture_content=self.capture_content,
+            usage=self._usage_here(run),
         )
         trace_id = trace_id_of(run.root_run_id)
         ids = self._ids

@@ -52,10 +52,30 @@ class SpanParts(NamedTuple):
     attributes: dict[str, AttributeValue]
 
 
+def has_tokens(usage: object) -> bool:
+    """Whether a run's usage holds a token count the span would carry."""
+    return isinstance(usage, dict) and any(_tokens(usage.get(key)) for key in _USAGE_KEYS)
+
+
+def _tokens(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_USAGE_KEYS = ("input_tokens", "output_tokens")
+
+
 def span_parts(
-    run: Run, names: Names, *, inferred_as_conversation_id: bool, capture_content: bool
+    run: Run,
+    names: Names,
+    *,
+    inferred_as_conversation_id: bool,
+    capture_content: bool,
+    usage: bool = True,
 ) -> SpanParts:
-    """The span name, kind and attributes of `run` (GenAI semantic conventions + convtrack's)."""
+    """The span name, kind and attributes of `run` (GenAI semantic conventions + convtrack's).
+
+    `usage`: False leaves the token counts out (another span of the same model call has them).
+    """
     kind = str(run.kind)
     attrs: dict[str, AttributeValue] = {
         "convtrack.run.id": run.run_id,
@@ -96,13 +116,13 @@ def span_parts(
     elif run.model:
         attrs["gen_ai.request.model"] = run.model
 
-    usage = run.usage or {}
+    counts = (run.usage or {}) if usage else {}
     for ours, theirs in (
         ("input_tokens", "gen_ai.usage.input_tokens"),
         ("output_tokens", "gen_ai.usage.output_tokens"),
     ):
-        tokens = usage.get(ours)
-        if isinstance(tokens, int) and not isinstance(tokens, bool):
+        tokens = counts.get(ours)
+        if _tokens(tokens):
             attrs[theirs] = tokens
     if run.error is not None:
         attrs["error.type"] = error_parts(run.error)[0]

@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import entry_points
 from typing import Any
 
+import convtrack_langchain
+import convtrack_openai
 import pytest
 from convtrack_otel import ConversationSpanProcessor, OTelSink, SpanExportError
 from convtrack_otel._spans import span_id_of, trace_id_of
+from langchain_openai import ChatOpenAI
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -25,6 +28,7 @@ import convtrack
 from convtrack import Run
 from convtrack._resolve import Decision, decide
 from convtrack._start import start_run
+from convtrack.fake_llm import FakeLLMServer
 from convtrack.instrumentation import times_ns
 
 
@@ -432,7 +436,7 @@ def test_sink_argument_checks() -> None:
     with pytest.raises(ValueError, match="exporter mode"):
         OTelSink(resource=Resource.create({}))
     with pytest.raises(TypeError, match="SDK"):
-        OTelSink(object())  # type: ignore[arg-type]
+        OTelSink(object())
 
 
 SCRIPT = """
@@ -495,3 +499,85 @@ async def test_runs_from_threads_and_tasks_link_to_their_parent(
         assert span.context is not None
         assert (span.context.trace_id, span.parent.span_id) == (outer.trace_id, outer.span_id)
         assert dict(span.attributes or {})["gen_ai.conversation.id"] == "conv-42"
+
+
+def _llm_pair(inner_usage: dict[str, int] | None) -> None:
+    """A LangChain-style LLM run with the SDK's LLM run nested in it, both with usage."""
+    outer = start_run("llm", "ChatOpenAI", source="langchain", model="gpt-test")
+    assert outer is not None
+    inner = start_run("llm", "openai.chat.completions", source="openai", parent=outer)
+    assert inner is not None
+    inner.end(usage=inner_usage)
+    convtrack.flush()  # the inner span is exported in an earlier batch than the outer one
+    outer.end(usage={"input_tokens": 10, "output_tokens": 4, "total_tokens": 14})
+
+
+def test_a_nested_llm_run_carries_the_usage_of_the_model_call_once(
+    plain_provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """Usage goes on the inner (SDK) span only; the outer keeps its own when the inner had none."""
+    configure(OTelSink(plain_provider))
+    _llm_pair({"input_tokens": 10, "output_tokens": 4, "total_tokens": 14})
+    got = spans(exporter)
+    inner, outer = (
+        dict(got["openai.chat.completions"].attributes or {}),
+        dict(got["ChatOpenAI"].attributes or {}),
+    )
+    assert (inner["gen_ai.usage.input_tokens"], inner["gen_ai.usage.output_tokens"]) == (10, 4)
+    assert "gen_ai.usage.input_tokens" not in outer
+    assert "gen_ai.usage.output_tokens" not in outer
+    exporter.clear()
+    _llm_pair(None)
+    got = spans(exporter)
+    outer = dict(got["ChatOpenAI"].attributes or {})
+    assert (outer["gen_ai.usage.input_tokens"], outer["gen_ai.usage.output_tokens"]) == (10, 4)
+    assert "gen_ai.usage.input_tokens" not in (got["openai.chat.completions"].attributes or {})
+
+
+def test_usage_of_an_llm_run_under_a_plain_step_stays(
+    plain_provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """An LLM run under a non-LLM step, and two in a row, each keep their own usage."""
+    configure(OTelSink(plain_provider))
+    with convtrack.trace(name="handle"):
+        for name in ("first", "second"):
+            run = start_run("llm", name, source="openai")
+            assert run is not None
+            run.end(usage={"input_tokens": 2, "output_tokens": 1})
+    got = spans(exporter)
+    for name in ("first", "second"):
+        assert (got[name].attributes or {})["gen_ai.usage.input_tokens"] == 2
+
+
+def test_chatopenai_with_both_integrations_counts_its_tokens_once(
+    plain_provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """The real ChatOpenAI over the instrumented openai client: usage on one span per call."""
+    configure(OTelSink(plain_provider))
+    convtrack_langchain.instrument()
+    convtrack_openai.instrument()
+    try:
+        with FakeLLMServer() as server:
+            model = ChatOpenAI(
+                model="gpt-test",
+                base_url=server.openai_base_url,
+                api_key="test",
+                max_retries=0,
+                stream_usage=True,
+            )
+            answer = model.invoke("hello there")
+            streamed = list(model.stream("hello again"))
+    finally:
+        convtrack_openai.uninstrument()
+        convtrack_langchain.uninstrument()
+    convtrack.flush()
+    llm = [s for s in exporter.get_finished_spans() if s.name.startswith("chat")]
+    assert len(llm) == 4  # two calls, each a LangChain span and the SDK's span in it
+    with_usage = [s for s in llm if "gen_ai.usage.input_tokens" in (s.attributes or {})]
+    assert [(s.attributes or {})["convtrack.run.source"] for s in with_usage] == ["openai"] * 2
+    total = sum(int((s.attributes or {})["gen_ai.usage.output_tokens"]) for s in with_usage)
+    expected = answer.usage_metadata["output_tokens"] if answer.usage_metadata else 0
+    expected += sum(
+        chunk.usage_metadata["output_tokens"] for chunk in streamed if chunk.usage_metadata
+    )
+    assert total == expected
