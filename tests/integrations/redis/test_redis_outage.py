@@ -1,0 +1,174 @@
+"""Redis stopped or frozen under a loop of grouped chat turns: no call stalls, no chat splits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from convtrack_redis import AsyncRedisStore, RedisStore
+from redis.backoff import NoBackoff
+
+from convtrack.grouping import ConversationGrouper, Resolution
+from tests.integrations.redis.conftest import RedisServer
+
+TIMEOUT = 0.25
+SLACK = 0.15  # thread and event-loop scheduling, hashing: far below the seconds seen before
+BACKOFF = 0.4
+CHATS = 4
+# (what happens to Redis, which client the app passes): the README's client, and the plain
+# redis.Redis() whose defaults (5 s timeouts, retries) made one call take 58 s while frozen.
+CASES = [("stop", "readme"), ("freeze", "readme"), ("freeze", "plain")]
+
+
+def readme_kwargs(kind: str) -> dict[str, Any]:
+    """The README's recommended settings, or none (redis-py's defaults)."""
+    if kind == "plain":
+        return {}
+    return {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
+
+
+class Chats:
+    """Several chats, one turn each per round, recording conversations and the slowest call."""
+
+    def __init__(self) -> None:
+        self.histories: list[list[dict[str, Any]]] = [
+            [{"role": "user", "content": f"chat {i}: hello"}] for i in range(CHATS)
+        ]
+        self.conversations: list[set[str]] = [set() for _ in range(CHATS)]
+        self.slowest = 0.0
+        self.turns = 0
+
+    def timed(self, started: float) -> None:
+        self.slowest = max(self.slowest, time.perf_counter() - started)
+
+    def answered(self, chat: int, resolution: Resolution) -> list[dict[str, Any]]:
+        """Record the turn's conversation; return the history to remember (request + answer)."""
+        self.conversations[chat].add(resolution.conversation_id)
+        self.turns += 1
+        return [*self.histories[chat], {"role": "assistant", "content": f"answer {self.turns}"}]
+
+    def next_turn(self, chat: int, remembered: list[dict[str, Any]]) -> None:
+        self.histories[chat] = [*remembered, {"role": "user", "content": f"q {self.turns}"}]
+
+    def check_whole(self) -> None:
+        """Each chat is one conversation, and no grouping call waited past the budget."""
+        assert [len(c) for c in self.conversations] == [1] * CHATS
+        assert self.slowest <= TIMEOUT + SLACK, f"a grouping call took {self.slowest:.3f}s"
+
+
+def sync_round(grouper: ConversationGrouper, chats: Chats) -> None:
+    for chat in range(CHATS):
+        started = time.perf_counter()
+        resolution = grouper.resolve(chats.histories[chat])
+        chats.timed(started)
+        remembered = chats.answered(chat, resolution)
+        started = time.perf_counter()
+        grouper.remember(remembered, resolution.conversation_id)
+        chats.timed(started)
+        chats.next_turn(chat, remembered)
+
+
+async def async_round(grouper: ConversationGrouper, chats: Chats) -> None:
+    for chat in range(CHATS):
+        started = time.perf_counter()
+        resolution = await grouper.aresolve(chats.histories[chat])
+        chats.timed(started)
+        remembered = chats.answered(chat, resolution)
+        started = time.perf_counter()
+        await grouper.aremember(remembered, resolution.conversation_id)
+        chats.timed(started)
+        chats.next_turn(chat, remembered)
+
+
+def disrupt(server: RedisServer, how: str) -> Callable[[], None]:
+    """Stop or freeze the server; return what brings it back."""
+    if how == "stop":
+        server.stop()
+        return server.start
+    server.freeze()
+    return server.thaw
+
+
+def phases(server: RedisServer, how: str) -> list[tuple[float, Callable[[], None]]]:
+    """(seconds of turns, then what to do): healthy, Redis away, Redis back and used again."""
+    restore: list[Callable[[], None]] = []
+    return [
+        (0.3, lambda: restore.append(disrupt(server, how))),
+        (1.0, lambda: restore.pop()()),
+        (BACKOFF + 0.8, lambda: None),
+    ]
+
+
+def replica_continues(grouper: ConversationGrouper, chats: Chats) -> bool:
+    """Another replica (its own client and store, the same secret) continues every chat."""
+    return all(
+        grouper.resolve(history).conversation_id in conversations
+        for history, conversations in zip(chats.histories, chats.conversations)
+    )
+
+
+@pytest.mark.parametrize(("how", "client_kind"), CASES)
+def test_sync_grouping_through_a_redis_outage(
+    own_redis: RedisServer, how: str, client_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis stopped/frozen mid-loop: every call within the budget, chats whole, Redis used again."""
+    from redis.retry import Retry
+
+    kwargs = readme_kwargs(client_kind)
+    if kwargs:
+        kwargs["retry"] = Retry(NoBackoff(), 0)
+    chats = Chats()
+    with redis.Redis(port=own_redis.port, **kwargs) as client:
+        grouper = ConversationGrouper(
+            RedisStore(client, timeout=TIMEOUT, backoff=BACKOFF), secret="s"
+        )
+        with caplog.at_level(logging.WARNING, logger="convtrack"):
+            for seconds, then in phases(own_redis, how):
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    sync_round(grouper, chats)
+                    time.sleep(0.02)
+                then()
+    assert any("a Redis call" in r.getMessage() for r in caplog.records)
+    chats.check_whole()
+    with redis.Redis(port=own_redis.port) as other_client:
+        other = ConversationGrouper(RedisStore(other_client), secret="s")
+        assert replica_continues(other, chats)
+
+
+@pytest.mark.parametrize(("how", "client_kind"), CASES)
+async def test_async_grouping_through_a_redis_outage(
+    own_redis: RedisServer, how: str, client_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same with AsyncRedisStore and aresolve()/aremember()."""
+    from redis.asyncio.retry import Retry
+
+    kwargs = readme_kwargs(client_kind)
+    if kwargs:
+        kwargs["retry"] = Retry(NoBackoff(), 0)
+    chats = Chats()
+    client = redis.asyncio.Redis(port=own_redis.port, **kwargs)
+    try:
+        grouper = ConversationGrouper(
+            AsyncRedisStore(client, timeout=TIMEOUT, backoff=BACKOFF), secret="s"
+        )
+        with caplog.at_level(logging.WARNING, logger="convtrack"):
+            for seconds, then in phases(own_redis, how):
+                until = time.monotonic() + seconds
+                while time.monotonic() < until:
+                    await async_round(grouper, chats)
+                    await asyncio.sleep(0.02)
+                then()
+    finally:
+        await client.aclose()
+    assert any("a Redis call" in r.getMessage() for r in caplog.records)
+    chats.check_whole()
+    with redis.Redis(port=own_redis.port) as other_client:
+        other = ConversationGrouper(RedisStore(other_client), secret="s")
+        assert replica_continues(other, chats)
