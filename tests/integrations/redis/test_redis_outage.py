@@ -12,10 +12,12 @@ import pytest
 import redis
 import redis.asyncio
 from convtrack_redis import AsyncRedisStore, RedisStore
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
+from redis_support import RedisServer
 
 from convtrack.grouping import ConversationGrouper, Resolution
-from tests.integrations.redis.conftest import RedisServer
 
 TIMEOUT = 0.25
 SLACK = 0.15  # thread and event-loop scheduling, hashing: far below the seconds seen before
@@ -26,11 +28,11 @@ CHATS = 4
 CASES = [("stop", "readme"), ("freeze", "readme"), ("freeze", "plain")]
 
 
-def readme_kwargs(kind: str) -> dict[str, Any]:
+def client_kwargs(kind: str, retry: Any) -> dict[str, Any]:
     """The README's recommended settings, or none (redis-py's defaults)."""
     if kind == "plain":
         return {}
-    return {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
+    return {"socket_connect_timeout": 0.25, "socket_timeout": 0.25, "retry": retry}
 
 
 class Chats:
@@ -86,30 +88,35 @@ async def async_round(grouper: ConversationGrouper, chats: Chats) -> None:
         chats.next_turn(chat, remembered)
 
 
-def disrupt(server: RedisServer, how: str) -> Callable[[], None]:
-    """Stop or freeze the server; return what brings it back."""
-    if how == "stop":
-        server.stop()
-        return server.start
-    server.freeze()
-    return server.thaw
+class Outage:
+    """Takes Redis away (stopped, or frozen with SIGSTOP) and brings it back."""
 
+    def __init__(self, server: RedisServer, how: str) -> None:
+        self.server = server
+        self.how = how
 
-def phases(server: RedisServer, how: str) -> list[tuple[float, Callable[[], None]]]:
-    """(seconds of turns, then what to do): healthy, Redis away, Redis back and used again."""
-    restore: list[Callable[[], None]] = []
-    return [
-        (0.3, lambda: restore.append(disrupt(server, how))),
-        (1.0, lambda: restore.pop()()),
-        (BACKOFF + 0.8, lambda: None),
-    ]
+    def phases(self) -> list[tuple[float, Callable[[], None]]]:
+        """(seconds of chat turns, then what to do): healthy, Redis away, Redis back."""
+        return [(0.3, self.begin), (1.0, self.end), (BACKOFF + 0.8, lambda: None)]
+
+    def begin(self) -> None:
+        if self.how == "stop":
+            self.server.stop()
+        else:
+            self.server.freeze()
+
+    def end(self) -> None:
+        if self.how == "stop":
+            self.server.start()
+        else:
+            self.server.thaw()
 
 
 def replica_continues(grouper: ConversationGrouper, chats: Chats) -> bool:
     """Another replica (its own client and store, the same secret) continues every chat."""
     return all(
         grouper.resolve(history).conversation_id in conversations
-        for history, conversations in zip(chats.histories, chats.conversations)
+        for history, conversations in zip(chats.histories, chats.conversations, strict=True)
     )
 
 
@@ -117,19 +124,15 @@ def replica_continues(grouper: ConversationGrouper, chats: Chats) -> bool:
 def test_sync_grouping_through_a_redis_outage(
     own_redis: RedisServer, how: str, client_kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Redis stopped/frozen mid-loop: every call within the budget, chats whole, Redis used again."""
-    from redis.retry import Retry
-
-    kwargs = readme_kwargs(client_kind)
-    if kwargs:
-        kwargs["retry"] = Retry(NoBackoff(), 0)
+    """Redis stopped/frozen mid-loop: calls within the budget, chats whole, Redis used again."""
     chats = Chats()
+    kwargs = client_kwargs(client_kind, SyncRetry(NoBackoff(), 0))
     with redis.Redis(port=own_redis.port, **kwargs) as client:
         grouper = ConversationGrouper(
             RedisStore(client, timeout=TIMEOUT, backoff=BACKOFF), secret="s"
         )
         with caplog.at_level(logging.WARNING, logger="convtrack"):
-            for seconds, then in phases(own_redis, how):
+            for seconds, then in Outage(own_redis, how).phases():
                 until = time.monotonic() + seconds
                 while time.monotonic() < until:
                     sync_round(grouper, chats)
@@ -147,19 +150,15 @@ async def test_async_grouping_through_a_redis_outage(
     own_redis: RedisServer, how: str, client_kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The same with AsyncRedisStore and aresolve()/aremember()."""
-    from redis.asyncio.retry import Retry
-
-    kwargs = readme_kwargs(client_kind)
-    if kwargs:
-        kwargs["retry"] = Retry(NoBackoff(), 0)
     chats = Chats()
+    kwargs = client_kwargs(client_kind, AsyncRetry(NoBackoff(), 0))
     client = redis.asyncio.Redis(port=own_redis.port, **kwargs)
     try:
         grouper = ConversationGrouper(
             AsyncRedisStore(client, timeout=TIMEOUT, backoff=BACKOFF), secret="s"
         )
         with caplog.at_level(logging.WARNING, logger="convtrack"):
-            for seconds, then in phases(own_redis, how):
+            for seconds, then in Outage(own_redis, how).phases():
                 until = time.monotonic() + seconds
                 while time.monotonic() < until:
                     await async_round(grouper, chats)
