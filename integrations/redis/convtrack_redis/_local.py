@@ -30,6 +30,10 @@ class LocalMirror:
     __slots__ = ("_store",)
 
     def __init__(self, max_entries: int) -> None:
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int):
+            raise TypeError(f"fallback_entries must be an int, got {type(max_entries).__name__}")
+        if max_entries < 1:
+            raise ValueError(f"fallback_entries must be at least 1, got {max_entries}")
         self._store = MemoryStore(max_entries)
 
     @property

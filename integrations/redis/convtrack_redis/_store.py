@@ -83,8 +83,9 @@ class RedisStore(_RedisStoreBase):
     from a few daemon worker threads and the caller stops waiting at the deadline.
     When Redis fails or overruns, the trouble is logged (rate-limited), Redis is
     skipped for ``backoff`` seconds, and meanwhile this process groups on its own
-    from a local copy of what it remembered (``LocalMirror``): the turns of a chat it
-    serves stay in one conversation. Then Redis is used again.
+    from a local copy of what it remembered: the turns of a chat it serves stay in
+    one conversation. Then Redis is used again (and decides: a turn remembered only
+    locally during the outage still continues its chat here).
 
     Args:
         client: a ``redis.Redis`` (``decode_responses`` either way). Give it short

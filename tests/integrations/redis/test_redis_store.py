@@ -184,7 +184,8 @@ def test_a_flushed_script_cache_costs_one_extra_round_trip(
         ({"timeout": 0}, ValueError, "timeout must be a finite number > 0"),
         ({"timeout": float("nan")}, ValueError, "timeout must be a finite number > 0"),
         ({"timeout": None}, TypeError, "timeout must be a number"),
-        ({"fallback_entries": 0}, ValueError, "max_entries must be at least 1"),
+        ({"fallback_entries": 0}, ValueError, "fallback_entries must be at least 1"),
+        ({"fallback_entries": 1.5}, TypeError, "fallback_entries must be an int"),
     ],
 )
 def test_invalid_arguments_are_rejected(
