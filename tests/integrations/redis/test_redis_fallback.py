@@ -92,16 +92,15 @@ def test_a_put_redis_missed_still_matches_once_redis_is_back(own_redis: RedisSer
 
 
 def test_a_key_another_replica_consumed_is_not_matched_from_the_local_copy(
-    redis_port: int, redis_client: redis.Redis
+    redis_client: redis.Redis,
 ) -> None:
     """Redis answers for entries it holds: a turn claimed elsewhere forks here too (consume)."""
-    with redis.Redis(port=redis_port) as client_a, redis.Redis(port=redis_port) as client_b:
-        replica_a = ConversationGrouper(RedisStore(client_a), secret="s")
-        replica_b = ConversationGrouper(RedisStore(client_b), secret="s")
-        replica_a.remember([user("hi"), bot("hello")], "conv-1")
-        request = [user("hi"), bot("hello"), user("x")]
-        assert replica_b.resolve(request).conversation_id == "conv-1"
-        assert replica_a.resolve(request).grouping == "auto-new"
+    replica_a = ConversationGrouper(RedisStore(redis_client), secret="s")
+    replica_b = ConversationGrouper(RedisStore(redis_client), secret="s")  # its own local copy
+    replica_a.remember([user("hi"), bot("hello")], "conv-1")
+    request = [user("hi"), bot("hello"), user("x")]
+    assert replica_b.resolve(request).conversation_id == "conv-1"
+    assert replica_a.resolve(request).grouping == "auto-new"
 
 
 def test_a_slow_redis_is_cut_off_at_the_timeout(own_redis: RedisServer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -99,6 +99,14 @@ class Outage:
         """(seconds of chat turns, then what to do): healthy, Redis away, Redis back."""
         return [(0.3, self.begin), (1.0, self.end), (BACKOFF + 0.8, lambda: None)]
 
+    def rounds(self) -> Iterator[None]:
+        """Yield once per round of chat turns, taking Redis away and back between phases."""
+        for seconds, then in self.phases():
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                yield
+            then()
+
     def begin(self) -> None:
         if self.how == "stop":
             self.server.stop()
@@ -132,12 +140,9 @@ def test_sync_grouping_through_a_redis_outage(
             RedisStore(client, timeout=TIMEOUT, backoff=BACKOFF), secret="s"
         )
         with caplog.at_level(logging.WARNING, logger="convtrack"):
-            for seconds, then in Outage(own_redis, how).phases():
-                until = time.monotonic() + seconds
-                while time.monotonic() < until:
-                    sync_round(grouper, chats)
-                    time.sleep(0.02)
-                then()
+            for _ in Outage(own_redis, how).rounds():
+                sync_round(grouper, chats)
+                time.sleep(0.02)
     assert any("a Redis call" in r.getMessage() for r in caplog.records)
     chats.check_whole()
     with redis.Redis(port=own_redis.port) as other_client:
@@ -158,12 +163,9 @@ async def test_async_grouping_through_a_redis_outage(
             AsyncRedisStore(client, timeout=TIMEOUT, backoff=BACKOFF), secret="s"
         )
         with caplog.at_level(logging.WARNING, logger="convtrack"):
-            for seconds, then in Outage(own_redis, how).phases():
-                until = time.monotonic() + seconds
-                while time.monotonic() < until:
-                    await async_round(grouper, chats)
-                    await asyncio.sleep(0.02)
-                then()
+            for _ in Outage(own_redis, how).rounds():
+                await async_round(grouper, chats)
+                await asyncio.sleep(0.02)
     finally:
         await client.aclose()
     assert any("a Redis call" in r.getMessage() for r in caplog.records)
