@@ -77,7 +77,9 @@ def test_backoff_zero_tries_redis_every_time(dead_port: int) -> None:
         assert client.sent == ["EVAL", "SET"]
 
 
-def test_a_put_redis_missed_still_matches_once_redis_is_back(own_redis: RedisServer) -> None:
+def test_a_put_redis_missed_still_matches_once_redis_is_back(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """A turn remembered while Redis was stopped continues its chat after Redis returns."""
     clock = Clock()
     with redis.Redis(port=own_redis.port, retry=Retry(NoBackoff(), 0)) as client:
@@ -86,9 +88,12 @@ def test_a_put_redis_missed_still_matches_once_redis_is_back(own_redis: RedisSer
         grouper.remember([user("hi"), bot("hello")], "conv-1")
         own_redis.start()
         clock.now = 1.0
-        resolution = grouper.resolve([user("hi"), bot("hello"), user("x")])
+        with caplog.at_level(logging.INFO, logger="convtrack"):
+            resolution = grouper.resolve([user("hi"), bot("hello"), user("x")])
         assert (resolution.conversation_id, resolution.grouping) == ("conv-1", "auto-matched")
-        assert client.ping()
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        "convtrack: grouping: Redis answers again; back to the shared store"
+    ]
 
 
 def test_a_key_another_replica_consumed_is_not_matched_from_the_local_copy(
