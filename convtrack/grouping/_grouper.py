@@ -17,7 +17,7 @@ from convtrack.grouping._hashing import KeyMaker, PrefixKeys, history_key, prefi
 from convtrack.grouping._store import AsyncStore, MemoryStore, Store, StoreHit
 
 _MODES = ("consume", "peek")
-SECRET_ENV = "CONVTRACK_GROUPING_SECRET"
+_SECRET_ENV = "CONVTRACK_GROUPING_SECRET"
 _logger = logging.getLogger("convtrack")
 
 
@@ -281,13 +281,13 @@ class ConversationGrouper:
 def _secret_key(store: object, secret: object) -> bytes:
     """The HMAC key: `secret`, else $CONVTRACK_GROUPING_SECRET, else random (unshared stores)."""
     if secret is None:
-        secret = os.environ.get(SECRET_ENV) or None
+        secret = os.environ.get(_SECRET_ENV) or None
     if secret is None:
         if getattr(store, "shared", False) is True:
             raise ValueError(
                 f"{type(store).__name__} is shared between processes, so every process must "
                 f"hash with the same grouping secret; pass ConversationGrouper(store, "
-                f"secret=...) or set the environment variable {SECRET_ENV} in each process "
+                f"secret=...) or set the environment variable {_SECRET_ENV} in each process "
                 f"(for example to the output of: python -c 'import secrets; "
                 f"print(secrets.token_hex(32))')"
             )
