@@ -5,7 +5,8 @@ the client's own socket timeout, and its retries, whatever they are. ``RedisStor
 therefore sends its commands from a few daemon worker threads and waits for each at
 most its timeout; a call that overruns goes on in its worker (which is free again
 once the client gives up) while the caller moves on. At most ``max_workers`` threads
-ever wait on Redis; daemon threads never delay the interpreter's exit.
+ever wait on Redis; daemon threads never delay the interpreter's exit, and a worker
+left without work for a minute ends.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Deadline:
         name: the worker threads' name prefix.
     """
 
+    idle_exit = 60.0
+    """Seconds an unneeded worker waits for a job before it ends."""
+
     def __init__(self, timeout: float, *, max_workers: int = 8, name: str = "convtrack") -> None:
         self.timeout = timeout
         self._max_workers = max_workers
@@ -53,8 +57,7 @@ class Deadline:
             self._start()  # forked (e.g. gunicorn --preload): the parent's workers are not here
         future: Future[T] = Future()
         context = contextvars.copy_context()
-        self._reserve_worker()
-        self._jobs.put((future, lambda: context.run(fn, *args, **kwargs)))
+        self._submit((future, lambda: context.run(fn, *args, **kwargs)))
         try:
             return future.result(self.timeout)
         except FutureTimeout:
@@ -65,31 +68,40 @@ class Deadline:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._idle = 0
+        self._queued = 0  # jobs put and not yet taken by a worker
+        self._waiting = 0  # workers waiting for a job
         self._workers = 0
 
-    def _reserve_worker(self) -> None:
+    def _submit(self, job: _Job) -> None:
         with self._lock:
-            if self._idle:
-                self._idle -= 1
-                return
-            if self._workers >= self._max_workers:
-                return  # the job waits for a worker to come free
-            self._workers += 1
-        threading.Thread(
-            target=self._work,
-            args=(self._jobs,),
-            name=f"{self._name}-{self._workers}",
-            daemon=True,
-        ).start()
+            self._queued += 1
+            spawn = self._queued > self._waiting and self._workers < self._max_workers
+            if spawn:
+                self._workers += 1
+                self._waiting += 1  # counted from now, so that no other caller spawns for it
+        if spawn:
+            name = f"{self._name}-{self._workers}"
+            threading.Thread(target=self._work, args=(self._jobs,), name=name, daemon=True).start()
+        self._jobs.put(job)
 
     def _work(self, jobs: queue.SimpleQueue[_Job]) -> None:
         while True:
-            future, call = jobs.get()
+            try:
+                future, call = jobs.get(timeout=self.idle_exit)
+            except queue.Empty:
+                with self._lock:
+                    if self._waiting > self._queued:  # not needed: exit (a store may be dropped)
+                        self._waiting -= 1
+                        self._workers -= 1
+                        return
+                continue
+            with self._lock:
+                self._queued -= 1
+                self._waiting -= 1
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(call())
                 except BaseException as exc:  # handed to the caller, who may be gone
                     future.set_exception(exc)
             with self._lock:
-                self._idle += 1
+                self._waiting += 1

@@ -44,3 +44,18 @@ def test_hung_calls_are_cut_off_and_occupy_at_most_max_workers_threads() -> None
         release.set()
     time.sleep(0.05)
     assert deadline.run(pow, 3, 2) == 9  # the workers are free again
+
+
+def test_workers_left_without_work_end_and_come_back_when_needed() -> None:
+    """After idle_exit seconds without calls the workers end; the next call starts one again."""
+    deadline = Deadline(1.0, name="idle-test")
+    deadline.idle_exit = 0.05
+
+    def workers() -> int:
+        return len([t for t in threading.enumerate() if t.name.startswith("idle-test")])
+
+    assert deadline.run(pow, 2, 3) == 8
+    assert workers() == 1
+    time.sleep(0.3)
+    assert workers() == 0
+    assert deadline.run(pow, 2, 4) == 16
