@@ -81,7 +81,15 @@ class Deadline:
                 self._waiting += 1  # counted from now, so that no other caller spawns for it
         if spawn:
             name = f"{self._name}-{self._workers}"
-            threading.Thread(target=self._work, args=(self._jobs,), name=name, daemon=True).start()
+            worker = threading.Thread(target=self._work, args=(self._jobs,), name=name, daemon=True)
+            try:
+                worker.start()
+            except BaseException:  # no thread to be had (at exit, or at a resource limit)
+                with self._lock:
+                    self._queued -= 1
+                    self._workers -= 1
+                    self._waiting -= 1
+                raise
         self._jobs.put(job)
 
     def _work(self, jobs: queue.SimpleQueue[_Job]) -> None:

@@ -59,3 +59,18 @@ def test_workers_left_without_work_end_and_come_back_when_needed() -> None:
     time.sleep(0.3)
     assert workers() == 0
     assert deadline.run(pow, 2, 4) == 16
+
+
+def test_a_worker_that_cannot_start_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread start fails (as at interpreter exit): the call raises; later calls still run."""
+    deadline = Deadline(1.0, max_workers=1)
+    start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError, match="can't create new thread"):
+        deadline.run(pow, 2, 2)
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert deadline.run(pow, 2, 5) == 32
