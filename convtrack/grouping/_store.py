@@ -15,6 +15,11 @@ Both lookups return ``StoreHit(position, value, seen)`` (an index into ``keys``)
 ``None``. ``keys`` may be lazily computed: read them in order and stop at the hit.
 A store signals trouble by raising; the grouper logs it and starts a new
 conversation. ``AsyncStore`` has the same methods as coroutines.
+
+A store that several processes share (``RedisStore``) says so with a ``shared``
+attribute set to True: a ``ConversationGrouper`` over it then needs a secret common
+to those processes (``secret=`` or ``$CONVTRACK_GROUPING_SECRET``). A store without
+the attribute counts as not shared.
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ class MemoryStore:
         max_entries: the most entries held at once.
         clock: monotonic time source in seconds (injectable for tests).
     """
+
+    shared = False
+    """One process's memory: a grouper over it may draw a random secret."""
 
     def __init__(
         self, max_entries: int = 100_000, *, clock: Callable[[], float] = time.monotonic

@@ -1,13 +1,19 @@
 """Redis stores for convtrack's automatic conversation grouping.
 
 ``RedisStore`` (``redis.Redis``) and ``AsyncRedisStore`` (``redis.asyncio.Redis``)
-let every replica of an app continue each other's conversations::
+let every replica of an app continue each other's conversations. No store call
+waits for Redis longer than its ``timeout`` (0.25 s); while Redis is away, each
+process groups on its own and then goes back to Redis::
 
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     from convtrack.grouping import ConversationGrouper
     from convtrack_redis import RedisStore
 
-    grouper = ConversationGrouper(RedisStore(redis.Redis()), secret=SHARED_SECRET)
+    client = redis.Redis(socket_connect_timeout=0.25, socket_timeout=0.25,
+                         retry=Retry(NoBackoff(), 0))
+    grouper = ConversationGrouper(RedisStore(client))  # secret: $CONVTRACK_GROUPING_SECRET
 """
 
 from __future__ import annotations
@@ -19,9 +25,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a test with redis hidden
     raise _missing_dependency("convtrack_redis", "redis", "convtrack-redis") from exc
 
-from convtrack_redis._common import RedisUnavailableError
 from convtrack_redis._store import AsyncRedisStore, RedisStore
 
 __version__ = "0.1.0"
 
-__all__ = ["AsyncRedisStore", "RedisStore", "RedisUnavailableError"]
+__all__ = ["AsyncRedisStore", "RedisStore"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from convtrack.grouping import StoreHit
+from convtrack.instrumentation import report
 
 # KEYS: the prefixed keys, longest history first. ARGV[1]: "claim" or "peek".
 # Values are "0" + conversation id (not yet continued) or "1" + id (continued).
@@ -35,43 +34,52 @@ return false
 LOOKUP_SHA = hashlib.sha1(LOOKUP_SCRIPT.encode()).hexdigest()
 FRESH = "0"
 SEEN = "1"
-# Errors after which Redis is skipped for `backoff` seconds: it is not reachable.
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-class RedisUnavailableError(RedisConnectionError):
-    """Raised without contacting Redis while the store backs off after a connection error."""
+# The place named in the log line when Redis fails (`report()` rate-limits by it).
+REDIS_TROUBLE = "grouping: a Redis call (this process groups on its own meanwhile)"
+_logger = logging.getLogger("convtrack")
 
 
 class Backoff:
-    """Skip Redis for `seconds` after a connection error (0 disables)."""
+    """After a failure, Redis is skipped for `seconds` (0: never skipped)."""
 
-    __slots__ = ("_clock", "_seconds", "_until")
+    __slots__ = ("_clock", "_down", "_seconds", "_until")
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise TypeError(f"backoff must be a number of seconds, got {type(seconds).__name__}")
-        if not (math.isfinite(seconds) and seconds >= 0):
-            raise ValueError(f"backoff must be a finite number >= 0, got {seconds!r}")
-        self._seconds = float(seconds)
-        self._clock = clock
+    def __init__(self, seconds: float, clock: Callable[[], float] | None = None) -> None:
+        self._seconds = check_seconds("backoff", seconds, zero=True)
+        self._clock = time.monotonic if clock is None else clock
         self._until = -math.inf
+        self._down = False
 
     @property
     def seconds(self) -> float:
         """The back-off duration in seconds."""
         return self._seconds
 
-    def check(self) -> None:
-        """Raise RedisUnavailableError while backing off."""
-        if self._until > -math.inf and self._clock() < self._until:
-            raise RedisUnavailableError(
-                f"Redis was unreachable less than {self._seconds:g}s ago; not retrying yet"
-            )
+    def active(self) -> bool:
+        """Whether Redis is being skipped right now."""
+        return self._down and self._clock() < self._until
 
-    def failed(self) -> None:
-        """Record a connection error: back off from now."""
+    def failed(self, exc: BaseException) -> None:
+        """Record a failed call: log it (rate-limited) and skip Redis from now on for a while."""
         self._until = self._clock() + self._seconds
+        self._down = True
+        report(REDIS_TROUBLE, exc)
+
+    def answered(self) -> None:
+        """Record an answer from Redis (logged once after failures)."""
+        if self._down:
+            self._down = False
+            _logger.info("convtrack: grouping: Redis answers again; back to the shared store")
+
+
+def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
+    """Validate a duration in seconds: finite and positive (or zero, when allowed)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
 
 
 def check_prefix(prefix: object) -> str:

@@ -427,13 +427,3 @@ def test_an_async_store_used_from_sync_methods_is_logged_not_awaited(
         assert grouper.resolve([user("hi"), bot("hello"), user("x")]).grouping == "auto-new"
     assert len(store.inner) == 0
     assert any("aresolve" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
-
-
-def test_a_shared_store_without_a_secret_is_pointed_out(caplog: pytest.LogCaptureFixture) -> None:
-    """A non-memory store with a random per-process secret gets an info log; MemoryStore none."""
-    with caplog.at_level(logging.INFO, logger="convtrack"):
-        ConversationGrouper()
-        ConversationGrouper(BrokenStore(), secret="shared")
-        assert not caplog.records
-        ConversationGrouper(BrokenStore())
-    assert "without a secret" in caplog.records[0].getMessage()

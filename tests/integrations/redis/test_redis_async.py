@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
-import pytest
 import redis
 import redis.asyncio
-from convtrack_redis import AsyncRedisStore, RedisUnavailableError
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from convtrack_redis import AsyncRedisStore
+from redis_support import bot, user
 
 from convtrack.grouping import ConversationGrouper, Resolution, StoreHit
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
-
-
-def bot(text: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": text}
 
 
 class CountingAsyncRedis(redis.asyncio.Redis):
@@ -119,37 +108,3 @@ async def test_async_lookup_and_put_are_one_round_trip_each(
         assert client.sent == ["SET", "EVAL", "EVALSHA"]
     finally:
         await client.aclose()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def test_unreachable_redis_gives_new_conversations_and_backs_off(
-    dead_port: int, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Redis down: aresolve() is auto-new with a log line; then Redis is skipped for a while."""
-    clock = Clock()
-    client = CountingAsyncRedis(
-        port=dead_port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-    )
-    try:
-        grouper = ConversationGrouper(AsyncRedisStore(client, backoff=1.5, clock=clock), secret="s")
-        request = [user("hi"), bot("hello"), user("x")]
-        with caplog.at_level(logging.WARNING, logger="convtrack"):
-            assert (await grouper.aresolve(request)).grouping == "auto-new"
-            await grouper.aremember(request[:2], "conv-1")
-            assert (await grouper.aresolve(request)).grouping == "auto-new"
-            assert client.sent == ["EVAL"]
-            clock.now = 1.5
-            await grouper.aremember(request[:2], "conv-1")
-            assert client.sent == ["EVAL", "SET"]
-    finally:
-        await client.aclose()
-    records = [r for r in caplog.records if r.name == "convtrack"]
-    assert isinstance(records[0].exc_info[1], redis.ConnectionError)  # type: ignore[index]
-    assert isinstance(records[1].exc_info[1], RedisUnavailableError)  # type: ignore[index]

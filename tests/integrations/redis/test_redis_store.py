@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import time
@@ -12,31 +11,10 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
-from convtrack_redis import AsyncRedisStore, RedisStore, RedisUnavailableError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from convtrack_redis import AsyncRedisStore, RedisStore
+from redis_support import CountingRedis, bot, user
 
 from convtrack.grouping import ConversationGrouper, Resolution, StoreHit
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
-
-
-def bot(text: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": text}
-
-
-class CountingRedis(redis.Redis):
-    """A redis.Redis that records each command it sends (one command = one round trip)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent: list[str] = []
-
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.sent.append(str(args[0]).upper())
-        return super().execute_command(*args, **options)
 
 
 @pytest.fixture
@@ -197,78 +175,23 @@ def test_a_flushed_script_cache_costs_one_extra_round_trip(
     assert counting_client.sent == ["EVALSHA", "EVAL"]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_unreachable_redis_gives_a_new_conversation_a_log_line_and_a_backoff(
-    dead_port: int, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Redis down: resolve() is auto-new with a log line; during the back-off Redis is not tried."""
-    clock = Clock()
-    with CountingRedis(
-        port=dead_port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-    ) as client:
-        grouper = ConversationGrouper(RedisStore(client, backoff=3, clock=clock), secret="s")
-        request = [user("hi"), bot("hello"), user("x")]
-        with caplog.at_level(logging.WARNING, logger="convtrack"):
-            assert grouper.resolve(request).grouping == "auto-new"
-            assert client.sent == ["EVAL"]
-            clock.now = 2.9
-            assert grouper.resolve(request).grouping == "auto-new"
-            grouper.remember(request[:2], "conv-1")
-            assert client.sent == ["EVAL"]  # backing off: Redis was not contacted
-            clock.now = 3.0
-            assert grouper.resolve(request).grouping == "auto-new"
-            assert client.sent == ["EVAL", "EVAL"]
-    records = [r for r in caplog.records if r.name == "convtrack"]
-    assert records
-    assert "store lookup" in records[0].getMessage()
-    assert isinstance(records[0].exc_info[1], redis.ConnectionError)  # type: ignore[index]
-    assert any(
-        isinstance(r.exc_info[1], RedisUnavailableError)  # type: ignore[index]
-        for r in records
-        if "store put" in r.getMessage()
-    )
-
-
-def test_store_raises_while_backing_off(dead_port: int) -> None:
-    """The store itself raises: the connection error, then RedisUnavailableError."""
-    with redis.Redis(port=dead_port, retry=Retry(NoBackoff(), 0)) as client:
-        store = RedisStore(client)
-        with pytest.raises(redis.ConnectionError):
-            store.put("k", "v", 1)
-        with pytest.raises(RedisUnavailableError, match="unreachable less than 2s ago"):
-            store.claim(["k"])
-
-
-def test_backoff_zero_retries_redis_every_time(dead_port: int) -> None:
-    """backoff=0 disables skipping."""
-    with CountingRedis(port=dead_port, retry=Retry(NoBackoff(), 0)) as client:
-        store = RedisStore(client, backoff=0)
-        for _ in range(2):
-            with pytest.raises(redis.ConnectionError) as info:
-                store.peek(["k"])
-            assert not isinstance(info.value, RedisUnavailableError)
-        assert client.sent == ["EVAL", "EVAL"]
-
-
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"prefix": 1}, TypeError, "prefix must be a str"),
         ({"backoff": -1}, ValueError, "backoff must be a finite number >= 0"),
         ({"backoff": "1"}, TypeError, "backoff must be a number"),
+        ({"timeout": 0}, ValueError, "timeout must be a finite number > 0"),
+        ({"timeout": float("nan")}, ValueError, "timeout must be a finite number > 0"),
+        ({"timeout": None}, TypeError, "timeout must be a number"),
+        ({"fallback_entries": 0}, ValueError, "fallback_entries must be at least 1"),
+        ({"fallback_entries": 1.5}, TypeError, "fallback_entries must be an int"),
     ],
 )
 def test_invalid_arguments_are_rejected(
     redis_client: redis.Redis, kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
-    """Bad prefix or backoff values raise clear errors."""
+    """Bad prefix, timeout, backoff or fallback size values raise clear errors."""
     with pytest.raises(error, match=match):
         RedisStore(redis_client, **kwargs)
 
