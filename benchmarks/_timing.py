@@ -43,4 +43,4 @@ def report(title: str, medians: dict[str, float], baseline: str) -> None:
     base = medians[baseline]
     print(f"\n{title}")
     for name, value in medians.items():
-        print(f"  {name:<44} {value:>10.1f} ns   {value / base:5.2f}x {baseline}")
+        print(f"  {name:<58} {value:>10.1f} ns   {value / base:5.2f}x")

@@ -205,10 +205,21 @@ def set_conversation_id(
     Returns:
         A token for `reset()`.
     """
+    outer = _CURRENT.get()
+    if (
+        outer is None
+        and user_id is None
+        and agent_id is None
+        and metadata is None
+        and type(conversation_id) is str
+        and conversation_id
+        and not conversation_id.isspace()
+    ):  # nothing to inherit: the memoised root, looked up inline (saves 25-40%: bench_context.py)
+        return _CURRENT.set(_ROOTS.get(conversation_id) or root_conversation(conversation_id))
     check_id(conversation_id, "conversation_id")
     check_optional_id(user_id, "user_id")
     check_optional_id(agent_id, "agent_id")
-    return _CURRENT.set(inherit(_CURRENT.get(), conversation_id, user_id, agent_id, metadata))
+    return _CURRENT.set(inherit(outer, conversation_id, user_id, agent_id, metadata))
 
 
 def set_user_id(user_id: str | None) -> Token[Conversation | None]:
@@ -228,6 +239,6 @@ def set_user_id(user_id: str | None) -> Token[Conversation | None]:
 
 def reset(token: Token[Conversation | None]) -> None:
     """Restore exactly what was current before the `set_*` call that returned `token`."""
-    if not isinstance(token, Token) or token.var is not _CURRENT:
+    if type(token) is not Token or token.var is not _CURRENT:
         raise TypeError("reset() takes a token returned by set_conversation_id() or set_user_id()")
     _CURRENT.reset(token)
