@@ -26,7 +26,7 @@ _COLUMNS = (
     " source, grouping, started_at, ended_at, status, error, model, inputs, outputs, usage,"
     " metadata"
 )
-_INSERT = f"INSERT INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+_INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
 _UTC = timezone.utc
 _MIGRATE_BATCH = 2000
 
@@ -233,18 +233,15 @@ class SQLiteSink:
         for run in runs:
             unique.setdefault(run.run_id, run)
         with self._transaction() as conn:
-            ids = list(unique)
-            for part in chunks(ids):
-                marks = ", ".join("?" * len(part))
-                for (run_id,) in conn.execute(
-                    f"SELECT run_id FROM runs WHERE run_id IN ({marks})", part
-                ):
-                    del unique[run_id]
-            if not unique:
-                return
             base = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
             new = list(enumerate(unique.values(), start=base + 1))
+            before = conn.total_changes
             conn.executemany(_INSERT, [(rowid, *_row(run)) for rowid, run in new])
+            if conn.total_changes - before != len(new):  # some were stored already: skip them
+                kept = {
+                    r[0] for r in conn.execute("SELECT rowid FROM runs WHERE rowid > ?", (base,))
+                }
+                new = [(rowid, run) for rowid, run in new if rowid in kept]
             update(conn, new, base, self._search)
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -96,13 +96,20 @@ def _said(run: Run) -> tuple[str | None, str | None, list[str]]:
         said = [] if run.inputs is None else [as_text(run.inputs)]
         user = said[0] if said else None
     else:
-        start = 0
+        start, last_user = 0, None
         for index, message in enumerate(messages):
-            if role_of(message) == "assistant":
+            role = role_of(message)
+            if role == "assistant":
                 start = index + 1
+            elif role == "user":
+                last_user = index
         said = [message_text(m) for m in messages[start:]]
-        users = [message_text(m) for m in messages if role_of(m) == "user"]
-        user = users[-1] if users else (said[-1] if said else None)
+        if last_user is None:
+            user = said[-1] if said else None
+        elif last_user >= start:
+            user = said[last_user - start]
+        else:
+            user = message_text(messages[last_user])
     answer = None if run.outputs is None else answer_text(run.outputs)[1]
     if answer:
         said.append(answer)
@@ -111,7 +118,7 @@ def _said(run: Run) -> tuple[str | None, str | None, list[str]]:
 
 def facts_of(run: Run) -> RunFacts:
     """What `run` adds to its conversation's summary and search index (never raises)."""
-    tokens = tokens_of(run.usage)
+    tokens = tokens_of(run.usage) if run.usage else None
     if run.kind is RunKind.LLM:
         user, answer, said = _said(run)
         cost = cost_nanos(run.model, run.source, tokens)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._json import dumps, loads, to_jsonable
+from .._json import dumps, loads
 from .._runs import Run, RunKind, times_ns
 from ._prices import cost_nanos
 from ._summary import RunFacts, facts_of, order_key
@@ -27,6 +27,8 @@ COLUMNS = (
     " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
     " first_input_key, last_output, last_output_key, tools, metadata, ended_at"
 )
+Key = tuple[int, str]  # (microseconds, run id): which run came first or last
+Said = tuple[Key, str]
 _UPSERT = f"INSERT OR REPLACE INTO conversations ({COLUMNS}) VALUES ({', '.join('?' * 20)})"
 
 
@@ -47,10 +49,10 @@ class Totals:
     output_tokens: int = 0
     cost_nanos: int = 0
     priced_count: int = 0
-    first_input: tuple[str, str] | None = None  # (order key, text)
-    last_output: tuple[str, str] | None = None
+    first_input: tuple[Key, str] | None = None  # (which run, text)
+    last_output: tuple[Key, str] | None = None
     tools: set[str] = field(default_factory=set)
-    metadata: dict[str, list[Any]] = field(default_factory=dict)  # key -> [order key, value]
+    metadata: dict[str, tuple[Key, Any]] = field(default_factory=dict)  # name -> (run, value)
     ended_at: int | None = None
 
     @classmethod
@@ -70,10 +72,10 @@ class Totals:
             output_tokens=row[10],
             cost_nanos=row[11],
             priced_count=row[12],
-            first_input=None if row[14] is None else (row[14], row[13]),
-            last_output=None if row[16] is None else (row[16], row[15]),
+            first_input=None if row[14] is None else (_key(row[14]), row[13]),
+            last_output=None if row[16] is None else (_key(row[16]), row[15]),
             tools=set(loads(row[17])),
-            metadata=loads(row[18]),
+            metadata={name: (_key(k), v) for name, (k, v) in loads(row[18]).items()},
             ended_at=row[19],
         )
 
@@ -95,11 +97,11 @@ class Totals:
             self.cost_nanos,
             self.priced_count,
             first[1],
-            first[0],
+            None if first[0] is None else order_key(*first[0]),
             last[1],
-            last[0],
+            None if last[0] is None else order_key(*last[0]),
             dumps(sorted(self.tools)),
-            dumps(self.metadata),
+            dumps({name: (order_key(*k), v) for name, (k, v) in self.metadata.items()}),
             self.ended_at,
         )
 
@@ -124,33 +126,47 @@ class Totals:
             if key not in self.metadata or self.metadata[key][0] < entry[0]:
                 self.metadata[key] = entry
 
-    def add(self, run: Run, facts: RunFacts, nested: bool, parent_has_tokens: bool) -> None:
-        """Count one new run of this conversation."""
-        start_ns, end_ns = times_ns(run)
-        start, end = start_ns // 1000, end_ns // 1000
-        self.first_at, self.last_at = min(self.first_at, start), max(self.last_at, end)
-        self.user_id = _max(self.user_id, run.user_id)
-        self.agent_id = _max(self.agent_id, run.agent_id)
+    def add(
+        self, run: Run, times: tuple[int, int], facts: RunFacts, nested: bool, skip: bool
+    ) -> None:
+        """Count one new run of this conversation.
+
+        Args:
+            run: the run.
+            times: its start and end, in microseconds.
+            facts: what it adds (`facts_of`).
+            nested: it is an LLM run inside an LLM run (the same call).
+            skip: its tokens and cost are its parent's (counted there).
+        """
+        start, end = times
+        self.first_at = min(self.first_at, start)
+        self.last_at = max(self.last_at, end)
+        if run.user_id is not None:
+            self.user_id = _max(self.user_id, run.user_id)
+        if run.agent_id is not None:
+            self.agent_id = _max(self.agent_id, run.agent_id)
         self.run_count += 1
-        self.inferred = self.inferred or run.grouping in _INFERRED
-        self.error_count += run.status == "error"
-        if run.kind is RunKind.LLM and not nested:
+        if run.grouping in _INFERRED:
+            self.inferred = True
+        if run.status == "error":
+            self.error_count += 1
+        kind = run.kind
+        if kind is RunKind.LLM and not nested:
             self.llm_count += 1
-        if run.kind is RunKind.TOOL:
+        elif kind is RunKind.TOOL:
             self.tools.add(run.name)
-        if not (nested and parent_has_tokens):
+        if not skip:
             self.count_call(facts.tokens, facts.cost, 1)
         if facts.first_input is not None:
-            self.first_input = _first(
-                self.first_input, (order_key(start, run.run_id), facts.first_input)
-            )
+            self.first_input = _first(self.first_input, ((start, run.run_id), facts.first_input))
         if facts.answer is not None:
-            self.last_output = _last(self.last_output, (order_key(end, run.run_id), facts.answer))
+            self.last_output = _last(self.last_output, ((end, run.run_id), facts.answer))
         if run.metadata:
-            key = order_key(start, run.run_id)
+            key = (start, run.run_id)
+            known = self.metadata
             for name, value in run.metadata.items():
-                if name not in self.metadata or self.metadata[name][0] < key:
-                    self.metadata[name] = [key, to_jsonable(value)]
+                if name not in known or known[name][0] < key:
+                    known[name] = (key, value)
 
     def count_call(self, tokens: Any, nanos: int | None, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) one call's tokens and cost."""
@@ -162,15 +178,21 @@ class Totals:
             self.priced_count += sign
 
 
+def _key(text: str) -> Key:
+    """The (microseconds, run id) of an `order_key` string."""
+    when, run_id = text.split(" ", 1)
+    return int(when), run_id
+
+
 def _max(a: str | None, b: str | None) -> str | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-def _first(a: tuple[str, str] | None, b: tuple[str, str] | None) -> tuple[str, str] | None:
+def _first(a: Said | None, b: Said | None) -> Said | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _last(a: tuple[str, str] | None, b: tuple[str, str] | None) -> tuple[str, str] | None:
+def _last(a: Said | None, b: Said | None) -> Said | None:
     return b if a is None else a if b is None else max(a, b)
 
 
@@ -207,12 +229,17 @@ def update(
     for _, run in mine:
         cid = run.conversation_id
         assert cid is not None
-        start = times_ns(run)[0] // 1000
-        delta = totals.get(cid) or totals.setdefault(cid, Totals(cid, start, start))
-        parent = parents.get(run.parent_run_id or "") if run.kind is RunKind.LLM else None
-        nested = parent is not None and parent[0] == cid
-        delta.add(run, facts[run.run_id], nested, nested and parent is not None and parent[1])
-        pairs.update((key, value, cid) for key, value in facts[run.run_id].pairs)
+        start_ns, end_ns = times_ns(run)
+        times = (start_ns // 1000, end_ns // 1000)
+        delta = totals.get(cid)
+        if delta is None:
+            delta = totals[cid] = Totals(cid, times[0], times[1])
+        parent = parents.get(run.parent_run_id or "")
+        nested = parent is not None and parent[0] == cid and run.kind is RunKind.LLM
+        said = facts[run.run_id]
+        delta.add(run, times, said, nested, nested and parent is not None and parent[1])
+        for key, value in said.pairs:
+            pairs.add((key, value, cid))
     _take_back_nested(conn, [run for _, run in mine], facts, base, totals)
     _store(conn, totals)
     if pairs:

@@ -13,7 +13,9 @@ from typing import Any, NamedTuple
 
 _INPUT_KEYS = ("input_tokens", "prompt_tokens")
 _OUTPUT_KEYS = ("output_tokens", "completion_tokens")
-_ANTHROPIC_CACHE_KEYS = ("cache_read_input_tokens", "cache_creation_input_tokens")
+_TOTAL_KEYS = ("total_tokens",)
+_CACHE_READ_KEYS = ("cache_read_input_tokens",)
+_CACHE_WRITE_KEYS = ("cache_creation_input_tokens",)
 
 
 class Tokens(NamedTuple):
@@ -29,7 +31,7 @@ class Tokens(NamedTuple):
 def _count(usage: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
     for key in keys:
         value = usage.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value.__class__ is int and value >= 0:
             return value
     return None
 
@@ -40,17 +42,19 @@ def tokens_of(usage: Any) -> Tokens | None:
         return None
     found_in = _count(usage, _INPUT_KEYS)
     found_out = _count(usage, _OUTPUT_KEYS)
-    total = _count(usage, ("total_tokens",))
+    total = _count(usage, _TOTAL_KEYS)
     if found_in is None and found_out is None and total is None:
         return None
-    cache_read = _count(usage, ("cache_read_input_tokens",))
-    cache_write = _count(usage, ("cache_creation_input_tokens",))
     input_tokens = found_in or 0
-    if "prompt_tokens" not in usage:  # Anthropic's input_tokens leaves the cached parts out
-        input_tokens += (cache_read or 0) + (cache_write or 0)
-    if cache_read is None:
-        cache_read = _count(usage, ("cached_input_tokens",))  # OpenAI's, part of the input
+    cache_read = cache_write = 0
+    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
+        cache_read = _count(usage, _CACHE_READ_KEYS) or 0
+        cache_write = _count(usage, _CACHE_WRITE_KEYS) or 0
+        if "prompt_tokens" not in usage:  # Anthropic's input_tokens leaves them out
+            input_tokens += cache_read + cache_write
+    elif "cached_input_tokens" in usage:  # OpenAI's, part of the input already
+        cache_read = _count(usage, ("cached_input_tokens",)) or 0
     output_tokens = found_out or 0
     if total is None:
         total = input_tokens + output_tokens
-    return Tokens(input_tokens, output_tokens, total, cache_read or 0, cache_write or 0)
+    return Tokens(input_tokens, output_tokens, total, cache_read, cache_write)
