@@ -168,8 +168,8 @@ def filters(
         if search:
             subqueries.append(
                 (
-                    "SELECT r.conversation_id FROM run_text JOIN runs AS r"
-                    " ON r.rowid = run_text.rowid WHERE run_text MATCH ?",
+                    "SELECT d.conversation_id FROM search_text JOIN search_documents AS d"
+                    " ON d.document_id = search_text.rowid WHERE search_text MATCH ?",
                     [fts_phrase(needle)],
                 )
             )

@@ -2,7 +2,8 @@
 
 Version 1 held the runs only; version 2 adds a row per conversation kept up to date as runs
 are written, an index of metadata key/values, a full-text index of message text (SQLite
-FTS5, where this SQLite has it), and a `feedback` table (for feedback records; not written
+FTS5, where this SQLite has it: one document per conversation and write batch, its runs'
+text, `search_documents` saying whose), and a `feedback` table (for feedback records; not written
 yet). A version-1 file is migrated once, when a writer opens it, in one transaction.
 """
 
@@ -88,9 +89,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_by_conversation ON feedback (conversation_id, key);
+CREATE TABLE IF NOT EXISTS search_documents (
+    document_id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_documents_by_conversation
+    ON search_documents (conversation_id);
 """
-SEARCH = "CREATE VIRTUAL TABLE IF NOT EXISTS run_text USING fts5(body)"
-TABLES = frozenset({"runs", "conversations", "conversation_metadata", "feedback"})
+SEARCH = "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(body)"
 
 
 def fts5_available(conn: sqlite3.Connection) -> bool:
@@ -106,7 +112,7 @@ def fts5_available(conn: sqlite3.Connection) -> bool:
 def has_search_table(conn: sqlite3.Connection) -> bool:
     """Whether the store has its full-text index and this SQLite can use it."""
     found = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_text'"
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_text'"
     ).fetchone()
     return found is not None and fts5_available(conn)
 

@@ -403,10 +403,9 @@ class SQLiteSink:
             if len(ids) < batch_size:
                 break
         with self._transaction() as conn:  # runs of no conversation: no summary to keep
-            stale = "SELECT rowid FROM runs WHERE conversation_id IS NULL AND started_at < ?"
-            if self._search:
-                conn.execute(f"DELETE FROM run_text WHERE rowid IN ({stale})", (cutoff,))
-            conn.execute(f"DELETE FROM runs WHERE rowid IN ({stale})", (cutoff,))
+            conn.execute(
+                "DELETE FROM runs WHERE conversation_id IS NULL AND started_at < ?", (cutoff,)
+            )
         return done
 
     def vacuum(self) -> None:
@@ -421,9 +420,15 @@ def _delete_conversations(conn: sqlite3.Connection, ids: Sequence[str], search: 
         marks = ", ".join("?" * len(part))
         if search:
             conn.execute(
-                "DELETE FROM run_text WHERE rowid IN"
-                f" (SELECT rowid FROM runs WHERE conversation_id IN ({marks}))",
+                "DELETE FROM search_text WHERE rowid IN (SELECT document_id"
+                f" FROM search_documents WHERE conversation_id IN ({marks}))",
                 part,
             )
-        for table in ("runs", "conversation_metadata", "feedback", "conversations"):
+        for table in (
+            "runs",
+            "conversation_metadata",
+            "feedback",
+            "search_documents",
+            "conversations",
+        ):
             conn.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", part)

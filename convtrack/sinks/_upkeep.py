@@ -249,8 +249,29 @@ def update(
             sorted(pairs),
         )
     if search:
-        rows = [(rowid, facts[run.run_id].text) for rowid, run in mine if facts[run.run_id].text]
-        conn.executemany("INSERT INTO run_text (rowid, body) VALUES (?, ?)", rows)
+        _index_text(conn, mine, facts)
+
+
+def _index_text(
+    conn: sqlite3.Connection, runs: Sequence[tuple[int, Run]], facts: dict[str, RunFacts]
+) -> None:
+    """Add the runs' text to the full-text index: one document per conversation."""
+    texts: dict[str, list[str]] = {}
+    for _, run in runs:
+        text = facts[run.run_id].text
+        if text:
+            texts.setdefault(run.conversation_id or "", []).append(text)
+    if not texts:
+        return
+    first = conn.execute("SELECT COALESCE(MAX(document_id), 0) FROM search_documents").fetchone()[0]
+    documents = list(enumerate(sorted(texts), start=first + 1))
+    conn.executemany(
+        "INSERT INTO search_documents (document_id, conversation_id) VALUES (?, ?)", documents
+    )
+    conn.executemany(
+        "INSERT INTO search_text (rowid, body) VALUES (?, ?)",
+        [(document, "\n\n".join(texts[cid])) for document, cid in documents],
+    )
 
 
 def _parents(
