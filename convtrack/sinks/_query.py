@@ -78,7 +78,7 @@ def metadata_pairs(metadata: Any) -> list[tuple[str, str]]:
 
 def fts_phrase(text: str) -> str:
     """`text` as one literal FTS5 phrase: operators and quotes in it mean nothing."""
-    return '"' + text.replace('"', '""') + '"'
+    return '"' + text.replace('"', '""').replace("\x00", " ") + '"'
 
 
 def encode_cursor(last_at: int, conversation_id: str) -> str:

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from store_support import chat, run
 
 from convtrack import Run, RunKind, SQLiteSink
 from convtrack.sinks._summary import summaries
-
-from store_support import chat, run
 
 KINDS = [RunKind.LLM, RunKind.LLM, RunKind.TOOL, RunKind.CHAIN, RunKind.FUNCTION]
 USAGES = [
@@ -60,7 +59,7 @@ def run_streams(draw: st.DrawFn) -> tuple[list[Run], list[list[Run]]]:
     twice = draw(st.lists(st.sampled_from(runs), max_size=3))
     stream = [*order, *twice]
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=4)))
-    batches = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+    batches = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     return runs, [b for b in batches if b]
 
 
