@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from .._guard import report
 from .._json import dumps, to_jsonable
 from .._runs import Run, RunKind, times_ns
 from ._prices import NANO, cost_nanos
@@ -119,12 +120,16 @@ def _said(run: Run) -> tuple[str | None, str | None, list[str]]:
 def facts_of(run: Run) -> RunFacts:
     """What `run` adds to its conversation's summary and search index (never raises)."""
     tokens = tokens_of(run.usage) if run.usage else None
-    if run.kind is RunKind.LLM:
-        user, answer, said = _said(run)
-        cost = cost_nanos(run.model, run.source, tokens)
-    else:
-        user = answer = cost = None
-        said = [as_text(v) for v in (run.inputs, run.outputs) if v is not None]
+    user = answer = cost = None
+    said: list[str] = []
+    try:
+        if run.kind is RunKind.LLM:
+            user, answer, said = _said(run)
+            cost = cost_nanos(run.model, run.source, tokens)
+        else:
+            said = [as_text(v) for v in (run.inputs, run.outputs) if v is not None]
+    except Exception as exc:  # odd data: the run is stored all the same, without previews
+        report("reading a run's messages for its conversation's summary", exc)
     text = "\n".join(s for s in said if s)[:SEARCH_CHARS]
     pairs = _pairs(run.metadata) if run.metadata else ()
     return RunFacts(tokens, cost, preview(user), preview(answer), text, pairs)

@@ -62,7 +62,9 @@ def _part_text(part: Any) -> str:
         return as_text(part)
     kind = part.get("type")
     text = part.get("text")
-    if isinstance(text, str) and (kind in _TEXT_PART_TYPES or kind is None):
+    if isinstance(text, str) and (
+        kind is None or (isinstance(kind, str) and kind in _TEXT_PART_TYPES)
+    ):
         return text
     if kind == "tool_use":
         return f"[tool call] {part.get('name', '?')}({as_text(part.get('input'))})"
