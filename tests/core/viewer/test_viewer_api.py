@@ -45,7 +45,8 @@ async def test_list_is_the_demo_newest_first(client: httpx.AsyncClient, demo_db:
         "metadata",
     }
     assert first["run_count"] > first["llm_count"] >= 2
-    assert first["input_tokens"] > 0 and first["first_input"]
+    assert first["input_tokens"] > 0
+    assert first["first_input"]
     assert first["inferred"] is False
     last_ats = [c["last_at"] for c in body["conversations"]]
     assert last_ats == sorted(last_ats, reverse=True)
