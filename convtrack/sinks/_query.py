@@ -76,6 +76,23 @@ def metadata_pairs(metadata: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+def metadata_from_text(pairs: list[str]) -> dict[str, str] | None:
+    """`key=value` texts (the first `=` splits; empty ones skipped) as a metadata filter.
+
+    Raises:
+        ValueError: a text without `=` or with an empty key.
+    """
+    found: dict[str, str] = {}
+    for pair in pairs:
+        if not pair:
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"metadata: {pair!r:.80} is not key=value")
+        found[key] = value
+    return found or None
+
+
 def fts_phrase(text: str) -> str:
     """`text` as one literal FTS5 phrase: operators and quotes in it mean nothing."""
     return '"' + text.replace('"', '""').replace("\x00", " ") + '"'

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+
+from ..sinks._query import metadata_from_text
+from ..sinks._times import parse_time
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-_UTC = timezone.utc
-_RELATIVE = re.compile(r"(\d{1,9})\s*([smhdw])", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _FILTERS = (
     "user_id",
     "agent_id",
@@ -52,27 +51,15 @@ def parse_since(text: str, now: datetime | None = None, name: str = "since") -> 
     Args:
         text: `2024-05-01T12:00:00Z`, `2024-05-01`, or a number and one of s, m, h, d, w.
         now: the present, for relative spans (default: the current time).
+        name: the parameter's name, for the error message.
 
     Raises:
         BadRequest: the text is neither.
     """
-    text = text.strip()
-    relative = _RELATIVE.fullmatch(text)
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2).lower()
-        try:
-            span = timedelta(**{_UNITS[unit]: amount})
-            return (now or datetime.now(_UTC)) - span
-        except OverflowError:
-            raise BadRequest(f"{name}: {text!r:.80} reaches back too far") from None
-    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text  # 3.10 has no "Z"
     try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        raise BadRequest(
-            f"{name}: {text!r:.80} is neither an ISO 8601 time nor a span such as 15m, 2h or 7d"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
+        return parse_time(text, now, name)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def parse_limit(text: str) -> int:
@@ -96,15 +83,10 @@ def parse_metadata(pairs: list[str]) -> dict[str, str] | None:
     Raises:
         BadRequest: a text without `=` or with an empty key.
     """
-    found: dict[str, str] = {}
-    for pair in pairs:
-        if not pair:
-            continue
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BadRequest(f"metadata: {pair!r:.80} is not key=value")
-        found[key] = value
-    return found or None
+    try:
+        return metadata_from_text(pairs)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def parse_list_query(
