@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from convtrack import Run, RunKind, SQLiteSink
-from convtrack.sinks._sqlite import _INSERT, _row
+from convtrack.sinks._sqlite import _COLUMNS, _row
 
 BATCH = 2048
 RUNS_PER_CONVERSATION = 10
@@ -108,38 +108,30 @@ def batches(conversations: int, first: int = 0) -> Iterator[list[Run]]:
         yield pending
 
 
-def fill(path: Path, conversations: int) -> float:
-    """Fill a store through `SQLiteSink.export`; runs per second."""
+def fill(path: Path, plain_path: Path, conversations: int) -> tuple[float, float]:
+    """Fill a store through `SQLiteSink.export`, and another through the runs-only insert
+    (the previous write path: `INSERT OR REPLACE` of the run rows, one transaction a batch),
+    batch by batch in turn so that the machine's load weighs on both alike; runs per second."""
     sink = SQLiteSink(path)
-    written, elapsed = 0, 0.0
+    SQLiteSink(plain_path).close()
+    conn = sqlite3.connect(plain_path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    insert = f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+    written, summarised, plain = 0, 0.0, 0.0
     for batch in batches(conversations):
         start = time.perf_counter()
         sink.export(batch)
-        elapsed += time.perf_counter() - start
-        written += len(batch)
-    sink.close()
-    return written / elapsed
-
-
-def runs_only_rate(path: Path, conversations: int) -> float:
-    """The previous write path: `INSERT OR REPLACE` of the runs alone, one transaction a batch."""
-    sink = SQLiteSink(path)
-    sink.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous = NORMAL")
-    insert = _INSERT.replace("INSERT INTO runs (rowid, ", "INSERT OR REPLACE INTO runs (")
-    insert = insert.replace(", ".join("?" * 20), ", ".join("?" * 19))
-    written, elapsed = 0, 0.0
-    for batch in batches(conversations):
-        start = time.perf_counter()
+        middle = time.perf_counter()
         rows = [_row(run) for run in batch]
         conn.execute("BEGIN")
         conn.executemany(insert, rows)
         conn.execute("COMMIT")
-        elapsed += time.perf_counter() - start
+        plain += time.perf_counter() - middle
+        summarised += middle - start
         written += len(batch)
+    sink.close()
     conn.close()
-    return written / elapsed
+    return written / summarised, written / plain
 
 
 def median_ms(call: Callable[[], object], rounds: int = 7) -> float:
@@ -186,8 +178,7 @@ def main() -> None:
         results = {}
         for size in sizes:
             path = Path(tmp) / f"store-{size}.db"
-            summarised = fill(path, size)
-            plain = runs_only_rate(Path(tmp) / f"plain-{size}.db", size)
+            summarised, plain = fill(path, Path(tmp) / f"plain-{size}.db", size)
             results[size] = (summarised, plain, queries(path, size))
             print(
                 f"{size * RUNS_PER_CONVERSATION:>9,} runs: write with summaries {summarised:,.0f}"

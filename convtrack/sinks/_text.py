@@ -16,6 +16,10 @@ _TEXT_PART_TYPES = {"text", "input_text", "output_text"}
 
 def role_of(message: Any, default: str = "message") -> str:
     """The role of a chat message dict (`user`, `assistant`, `system`, `tool`, ...)."""
+    if type(message) is dict:
+        role = message.get("role")
+        if type(role) is str and role and role not in _ROLE_ALIASES:
+            return role
     if not isinstance(message, Mapping):
         return default
     role = message.get("role")
@@ -28,6 +32,10 @@ def role_of(message: Any, default: str = "message") -> str:
 
 def message_text(message: Any) -> str:
     """The readable text of one message: its content, tool calls and tool results."""
+    if type(message) is dict and len(message) == 2:  # the common {"role", "content": str}
+        content = message.get("content")
+        if type(content) is str and content and "role" in message:
+            return content
     if not isinstance(message, Mapping):
         return as_text(message)
     lines = []
