@@ -3,6 +3,7 @@
 Goals (issue 17), every figure measured in this run:
 - each query at 1M runs <= 3x its time at 100k runs, and >= 20x faster than a full
   `GROUP BY` scan of the runs of the same store (what listing cost before the summaries);
+- the viewer's list API stays fast and live while an application writes 1,000 runs/s;
 - writes with the summaries kept >= 0.6x the runs/s of the runs-only insert (the previous
   path, replayed here as one `INSERT OR REPLACE` per run), and >= 30,000 runs/s.
 Each store is filled through `SQLiteSink.export` in batches of 2,048 (10 runs per
@@ -13,6 +14,7 @@ Run: `.venv/bin/python benchmarks/bench_store.py` (`--small`: 10k and 100k runs,
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sqlite3
 import statistics
 import tempfile
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from convtrack import Run, RunKind, SQLiteSink
 from convtrack.sinks._sqlite import _COLUMNS, _row
@@ -169,6 +172,58 @@ def queries(path: Path, conversations: int) -> dict[str, float]:
     return found
 
 
+def write_live(path: Path, first: int, stop: Any) -> None:
+    """An application writing 1,000 runs/s: 10 new conversations every 0.1 s (own process)."""
+    sink = SQLiteSink(path)
+    n = first
+    while not stop.is_set():
+        start = time.perf_counter()
+        sink.export([run for i in range(10) for run in conversation(n + i)])
+        n += 10
+        time.sleep(max(0.0, 0.1 - (time.perf_counter() - start)))
+    sink.close()
+
+
+def live_api(path: Path, conversations: int, seconds: float = 6.0) -> tuple[float, float, int]:
+    """The viewer's `/api/conversations?limit=50` while another process writes 1,000 runs/s:
+    median and 95th-percentile milliseconds, and how many answers showed a newer conversation
+    than the one before (the list stayed live)."""
+    import asyncio
+
+    import httpx
+
+    from convtrack.viewer import create_app
+
+    stop = multiprocessing.Event()
+    writer = multiprocessing.Process(target=write_live, args=(path, conversations, stop))
+    writer.start()
+    app = create_app(path)
+
+    async def poll() -> tuple[list[float], int]:
+        transport = httpx.ASGITransport(app=app)
+        times, fresher, newest = [], 0, ""
+        async with httpx.AsyncClient(transport=transport, base_url="http://viewer") as client:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                start = time.perf_counter()
+                response = await client.get("/api/conversations", params={"limit": "50"})
+                times.append((time.perf_counter() - start) * 1000)
+                first = response.json()["conversations"][0]["conversation_id"]
+                fresher += first > newest
+                newest = max(newest, first)
+                await asyncio.sleep(0.2)
+        return times, fresher
+
+    try:
+        times, fresher = asyncio.run(poll())
+    finally:
+        stop.set()
+        writer.join(30)
+        app.state.store.close()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95)], fresher
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="10k and 100k runs (quicker)")
@@ -185,6 +240,13 @@ def main() -> None:
                 f" runs/s, runs only {plain:,.0f} runs/s, ratio {summarised / plain:.2f}x"
                 f" (goal >= 0.6x and >= 30,000 runs/s); file {path.stat().st_size / 2**20:,.0f} MiB"
             )
+            if size == sizes[-1]:
+                median, p95, fresher = live_api(path, size)
+                print(
+                    f"viewer /api/conversations?limit=50 while another process writes 1,000"
+                    f" runs/s: median {median:.1f} ms, p95 {p95:.1f} ms; {fresher} answers showed"
+                    " newer conversations"
+                )
     small, large = sizes
     small_q, large_q = results[small][2], results[large][2]
     scan = large_q["GROUP BY scan"]

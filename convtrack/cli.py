@@ -259,7 +259,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         from .viewer._serve import serve
     except ImportError as exc:  # starlette (the `ui` extra) is missing
         raise SystemExit(f"convtrack: {exc}") from None
-    return serve(args.db, host=args.host, port=args.port)
+    return serve(args.db, host=args.host, port=args.port, allow_hosts=args.allow_host or ())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("ui", help="serve the web viewer (loopback unless --host says)"))
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     p.add_argument("--port", type=int, default=8765, help="port, 0 for any (default: %(default)s)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests for this host name (repeat; '*' for any)",
+    )
     p.set_defaults(handler=_cmd_ui)
     return parser
 
