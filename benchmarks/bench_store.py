@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from convtrack import Run, RunKind, SQLiteSink
-from convtrack.sinks._sqlite import _COLUMNS, _row
+from convtrack.sinks._rows import COLUMNS as _COLUMNS
+from convtrack.sinks._rows import row_of as _row
 
 BATCH = 2048
 RUNS_PER_CONVERSATION = 10
-USERS = 1000
+PER_USER = 100  # conversations per user: a "by user" page is full at every size
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 GROUP_BY_SCAN = (  # the list as the store answered it before it kept a row per conversation
     "SELECT conversation_id, MAX(user_id), MAX(agent_id), MIN(started_at), MAX(ended_at) AS last,"
@@ -38,14 +39,14 @@ GROUP_BY_SCAN = (  # the list as the store answered it before it kept a row per 
 )
 
 
-def conversation(n: int) -> list[Run]:
+def conversation(n: int, users: int = 1000) -> list[Run]:
     """Conversation `n`: a chain with 8 LLM calls and a tool call, 10 runs in all."""
     cid = f"conv-{n:07d}"
     start = T0 + timedelta(seconds=n)
     chain_id = f"{cid}-chain"
     common = {
         "conversation_id": cid,
-        "user_id": f"user-{n % USERS:04d}",
+        "user_id": f"user-{n % users:05d}",
         "agent_id": "support-bot",
         "source": "openai",
         "grouping": "context",
@@ -103,7 +104,7 @@ def batches(conversations: int, first: int = 0) -> Iterator[list[Run]]:
     """Runs of `conversations` conversations in export batches, children before parents."""
     pending: list[Run] = []
     for n in range(first, first + conversations):
-        pending.extend(conversation(n))
+        pending.extend(conversation(n, max(1, conversations // PER_USER)))
         if len(pending) >= BATCH:
             yield pending[:BATCH]
             pending = pending[BATCH:]
@@ -154,7 +155,7 @@ def queries(path: Path, conversations: int) -> dict[str, float]:
     middle = conversations // 2
     cases: dict[str, Callable[[], object]] = {
         "newest 50": lambda: sink.conversations(50),
-        "by user": lambda: sink.conversations(50, user_id="user-0042"),
+        "by user": lambda: sink.conversations(50, user_id="user-00007"),
         "by metadata key/value": lambda: sink.conversations(
             50, metadata={"customer_id": f"cust-{middle}"}
         ),
@@ -162,6 +163,7 @@ def queries(path: Path, conversations: int) -> dict[str, float]:
         "errors only": lambda: sink.conversations(50, status="error"),
         "one conversation's runs": lambda: sink.runs(f"conv-{middle:07d}"),
     }
+    assert len(sink.conversations(50, user_id="user-00007")) == 50
     assert len(sink.conversations(50, text=f"order {middle}")) == 1
     assert len(sink.conversations(50, metadata={"customer_id": f"cust-{middle}"})) == 1
     found = {name: median_ms(call) for name, call in cases.items()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ._base import Sink
 from ._jsonl import JSONLSink
 from ._memory import MemorySink
-from ._sqlite import DatabaseError, SQLiteSink, next_cursor
+from ._rows import next_cursor
+from ._sqlite import DatabaseError, SQLiteSink
 from ._summary import ConversationSummary
 
 __all__ = [

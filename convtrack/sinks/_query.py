@@ -31,7 +31,6 @@ class Filters:
 
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
-    driving: str | None = None  # a selective subquery to start from instead of the time index
 
 
 def _text(name: str, value: Any, limit: int = MAX_ID) -> str | None:
@@ -201,4 +200,4 @@ def filters(
     for sql, values in subqueries:
         where.append(f"c.conversation_id IN ({sql})")
         params.extend(values)
-    return found if not subqueries else Filters(where, params, subqueries[0][0])
+    return found

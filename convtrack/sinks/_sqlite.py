@@ -7,119 +7,29 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._json import dumps, loads
-from .._runs import Run, RunKind, datetime_of_ns, times_ns
+from .._runs import Run
 from . import _schema
-from ._prices import NANO
-from ._query import encode_cursor, filters, micros
+from ._query import filters, micros
+from ._retention import delete_conversations
+from ._rows import COLUMNS as _COLUMNS
+from ._rows import row_of as _row
+from ._rows import run_of as _run
+from ._rows import summary_of as _summary
 from ._summary import ConversationSummary
-from ._upkeep import COLUMNS as _SUMMARY_COLUMNS
-from ._upkeep import Totals, chunks, update
+from ._totals import COLUMNS as _SUMMARY_COLUMNS
+from ._upkeep import update
 
 SCHEMA_VERSION = _schema.SCHEMA_VERSION
-_COLUMNS = (
-    "run_id, parent_run_id, root_run_id, conversation_id, user_id, agent_id, kind, name,"
-    " source, grouping, started_at, ended_at, status, error, model, inputs, outputs, usage,"
-    " metadata"
-)
 _INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
-_UTC = timezone.utc
 _MIGRATE_BATCH = 2000
 
 
 class DatabaseError(Exception):
     """The file is missing, not a convtrack database, or from a newer convtrack."""
-
-
-def _from_micros(us: int) -> datetime:
-    return datetime_of_ns(us * 1000)
-
-
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else dumps(value)
-
-
-def _row(run: Run) -> tuple[Any, ...]:
-    start_ns, end_ns = times_ns(run)
-    return (
-        run.run_id,
-        run.parent_run_id,
-        run.root_run_id,
-        run.conversation_id,
-        run.user_id,
-        run.agent_id,
-        run.kind.value,
-        run.name,
-        run.source,
-        run.grouping,
-        start_ns // 1000,
-        end_ns // 1000,
-        run.status,
-        run.error,
-        run.model,
-        _json_or_null(run.inputs),
-        _json_or_null(run.outputs),
-        _json_or_null(run.usage),
-        dumps(run.metadata) if run.metadata else None,
-    )
-
-
-def _run(row: sqlite3.Row) -> Run:
-    return Run(
-        run_id=row["run_id"],
-        parent_run_id=row["parent_run_id"],
-        root_run_id=row["root_run_id"],
-        conversation_id=row["conversation_id"],
-        user_id=row["user_id"],
-        agent_id=row["agent_id"],
-        kind=RunKind(row["kind"]),
-        name=row["name"],
-        source=row["source"],
-        grouping=row["grouping"],
-        started_at=_from_micros(row["started_at"]),
-        ended_at=_from_micros(row["ended_at"]),
-        status=row["status"],
-        error=row["error"],
-        model=row["model"],
-        inputs=loads(row["inputs"]),
-        outputs=loads(row["outputs"]),
-        usage=loads(row["usage"]),
-        metadata=loads(row["metadata"]) or {},
-    )
-
-
-def _summary(row: Sequence[Any]) -> ConversationSummary:
-    totals = Totals.from_row(row)
-    return ConversationSummary(
-        conversation_id=totals.conversation_id,
-        user_id=totals.user_id,
-        agent_id=totals.agent_id,
-        first_at=_from_micros(totals.first_at),
-        last_at=_from_micros(totals.last_at),
-        run_count=totals.run_count,
-        llm_count=totals.llm_count,
-        inferred=totals.inferred,
-        input_tokens=totals.input_tokens,
-        output_tokens=totals.output_tokens,
-        cost=totals.cost_nanos / NANO if totals.priced_count else None,
-        error_count=totals.error_count,
-        first_input=None if totals.first_input is None else totals.first_input[1],
-        last_output=None if totals.last_output is None else totals.last_output[1],
-        tools=tuple(sorted(totals.tools)),
-        metadata={key: entry[1] for key, entry in sorted(totals.metadata.items())},
-    )
-
-
-def next_cursor(page: Sequence[ConversationSummary]) -> str | None:
-    """The `before=` cursor for the page after `page` (None when `page` is empty)."""
-    if not page:
-        return None
-    last = page[-1]
-    return encode_cursor(int(last.last_at.timestamp() * 1_000_000), last.conversation_id)
 
 
 class SQLiteSink:
@@ -396,7 +306,7 @@ class SQLiteSink:
                         (cutoff, batch_size),
                     )
                 ]
-                _delete_conversations(conn, ids, self._search)
+                delete_conversations(conn, ids, self._search)
             done += len(ids)
             if progress is not None:
                 progress(done, total)
@@ -412,23 +322,3 @@ class SQLiteSink:
         """Give the space of deleted rows back to the file system (rewrites the file)."""
         with self._connection() as conn:
             conn.execute("VACUUM")
-
-
-def _delete_conversations(conn: sqlite3.Connection, ids: Sequence[str], search: bool) -> None:
-    """Delete these conversations and everything kept for them."""
-    for part in chunks(ids):
-        marks = ", ".join("?" * len(part))
-        if search:
-            conn.execute(
-                "DELETE FROM search_text WHERE rowid IN (SELECT document_id"
-                f" FROM search_documents WHERE conversation_id IN ({marks}))",
-                part,
-            )
-        for table in (
-            "runs",
-            "conversation_metadata",
-            "feedback",
-            "search_documents",
-            "conversations",
-        ):
-            conn.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", part)
