@@ -3,6 +3,7 @@ the batches, their order, and runs exported twice."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -128,4 +129,35 @@ def test_unknown_model_has_no_cost(tmp_path: Path) -> None:
     sink = SQLiteSink(tmp_path / "s.db")
     sink.export([chat("r1", "c1", "q", "a", usage={"input_tokens": 5}, model="my-own-model")])
     assert sink.conversations()[0].cost is None
+    sink.close()
+
+
+def _write_half(path: str, runs: list[Run]) -> None:
+    sink = SQLiteSink(path)
+    for i in range(0, len(runs), 7):
+        sink.export(runs[i : i + 7])
+    sink.close()
+
+
+def test_two_processes_writing_at_once(tmp_path: Path) -> None:
+    """Two processes exporting runs of the same conversations at once leave exact summaries."""
+    runs = []
+    for n in range(120):
+        cid = f"c{n % 9}"
+        if n % 3 == 0:
+            runs.append(chat(f"r{n}", cid, f"q{n}", f"a{n}", at=n, usage={"input_tokens": n}))
+        else:
+            runs.append(run(f"r{n}", cid, at=n, kind=RunKind.LLM, parent=f"r{n - n % 3}"))
+    path = str(tmp_path / "shared.db")
+    SQLiteSink(path).close()
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_half, args=(path, runs[start::2])) for start in (0, 1)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [w.exitcode for w in writers] == [0, 0]
+    sink = SQLiteSink(path)
+    assert sink.count() == len(runs)
+    assert sink.conversations(None) == summaries(runs)
     sink.close()
