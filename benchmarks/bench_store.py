@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from convtrack import Run, RunKind, SQLiteSink
+from convtrack.sinks._prices import prices_available
 from convtrack.sinks._rows import COLUMNS as _COLUMNS
 from convtrack.sinks._rows import row_of as _row
 
@@ -231,6 +232,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="10k and 100k runs (quicker)")
     args = parser.parse_args()
     sizes = (1_000, 10_000) if args.small else (10_000, 100_000)  # conversations
+    prices_available()  # import the price tables before any timing (half a second)
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for size in sizes:

@@ -26,6 +26,7 @@ from ._upkeep import update
 SCHEMA_VERSION = _schema.SCHEMA_VERSION
 _INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
 _MIGRATE_BATCH = 2000
+_CACHE_KIB = 65536  # page cache of a connection, at most (SQLite's default: 2 MiB)
 
 
 class DatabaseError(Exception):
@@ -75,6 +76,7 @@ class SQLiteSink:
                 raise DatabaseError(f"{self.path} is not a convtrack database")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             if version < SCHEMA_VERSION:
                 self._upgrade(conn)
         except sqlite3.DatabaseError as exc:

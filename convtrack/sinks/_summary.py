@@ -72,10 +72,10 @@ def metadata_text(value: Any) -> str | None:
 
     Nested values (lists, objects) and values longer than `MAX_METADATA_VALUE` are not indexed.
     """
-    if isinstance(value, str):
+    if type(value) is str:
         text = value
-    elif value is None or isinstance(value, (bool, int, float)):
-        text = dumps(value)
+    elif value is None or isinstance(value, (str, bool, int, float)):
+        text = value if isinstance(value, str) else dumps(value)
     else:
         return None
     return text if len(text) <= MAX_METADATA_VALUE else None

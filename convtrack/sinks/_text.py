@@ -115,7 +115,7 @@ def input_messages(inputs: Any) -> tuple[list[Any] | None, str | None]:
             return [{"role": "user", "content": item} for item in inputs], None
         if all(isinstance(item, Mapping) for item in inputs):
             return inputs, None
-    if not isinstance(inputs, Mapping):
+    if type(inputs) is not dict and not isinstance(inputs, Mapping):
         return None, None
     messages = inputs.get("messages")
     system = inputs.get("system")
@@ -125,7 +125,9 @@ def input_messages(inputs: Any) -> tuple[list[Any] | None, str | None]:
 
 def answer_text(outputs: Any) -> tuple[str, str]:
     """The role and text of an LLM run's answer (`output` for anything else)."""
-    if isinstance(outputs, Mapping) and ("role" in outputs or "content" in outputs):
+    if (type(outputs) is dict or isinstance(outputs, Mapping)) and (
+        "role" in outputs or "content" in outputs
+    ):
         return role_of(outputs, default="assistant"), message_text(outputs)
     if isinstance(outputs, (str, list)):
         return "assistant", content_text(outputs)

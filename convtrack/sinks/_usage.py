@@ -38,7 +38,7 @@ def _count(usage: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
 
 def tokens_of(usage: Any) -> Tokens | None:
     """The tokens of a run's `usage` mapping, or None when it reports none."""
-    if not isinstance(usage, Mapping):
+    if type(usage) is not dict and not isinstance(usage, Mapping):
         return None
     found_in = _count(usage, _INPUT_KEYS)
     found_out = _count(usage, _OUTPUT_KEYS)
