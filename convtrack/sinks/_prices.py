@@ -9,7 +9,6 @@ the package (`pip install 'convtrack[prices]'`) every cost is None.
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import Any
 
 from ._usage import Tokens
@@ -39,19 +38,15 @@ def cost_nanos(model: str | None, source: str, tokens: Tokens | None) -> int | N
     if found is None or not model or tokens is None:
         return None
     usage_type, calc_price = found
-    usage = usage_type(
-        input_tokens=tokens.input,
-        output_tokens=tokens.output,
-        cache_read_tokens=tokens.cache_read,
-        cache_write_tokens=tokens.cache_write,
-    )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the price data may warn; a price is all we want
-            price = calc_price(usage, model, provider_id=_PROVIDERS.get(source))
-    except LookupError:
-        return None
-    except Exception:  # a bad price entry must not fail a write
+        usage = usage_type(
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            cache_read_tokens=tokens.cache_read,
+            cache_write_tokens=tokens.cache_write,
+        )
+        price = calc_price(usage, model, provider_id=_PROVIDERS.get(source))
+    except Exception:  # an unknown model (LookupError), or a bad price entry: no cost
         return None
     nanos: int = round(price.total_price * NANO)
     return nanos
