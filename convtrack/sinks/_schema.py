@@ -118,13 +118,9 @@ def has_search_table(conn: sqlite3.Connection) -> bool:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create the version-2 tables in an empty database (inside the caller's transaction)."""
+    """Create the version-2 tables and indexes that are missing (no data; inside the
+    caller's transaction)."""
     _script(conn, RUNS)
-    add_version_2(conn)
-
-
-def add_version_2(conn: sqlite3.Connection) -> None:
-    """Add what version 2 has beyond version 1 (tables and indexes; no data)."""
     _script(conn, VERSION_2)
     if fts5_available(conn):
         conn.execute(SEARCH)

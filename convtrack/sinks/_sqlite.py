@@ -93,10 +93,8 @@ class SQLiteSink:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
-            if version == 0:
+            if version < SCHEMA_VERSION:  # a new file, or runs written by convtrack 0.1
                 _schema.create(conn)
-            elif version == 1:
-                _schema.add_version_2(conn)
                 search = _schema.has_search_table(conn)
                 last = 0
                 while True:  # every run, in the order they were written, counted as new
@@ -261,15 +259,6 @@ class SQLiteSink:
         """How many runs the store holds."""
         with self._connection() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-    def conversation(self, conversation_id: str) -> ConversationSummary | None:
-        """The summary of one conversation (None: the store has no such conversation)."""
-        with self._connection() as conn:
-            row = conn.execute(
-                f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchone()
-        return None if row is None else _summary(row)
 
     # -- retention ----------------------------------------------------------------------
 
