@@ -30,9 +30,16 @@ def _json_or_null(value: Any) -> str | None:
     return None if value is None else dumps(value)
 
 
-def row_of(run: Run) -> tuple[Any, ...]:
-    """The `runs` row of a run (columns in `COLUMNS` order)."""
-    start_ns, end_ns = times_ns(run)
+def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
+    """The `runs` row of a run (columns in `COLUMNS` order).
+
+    Args:
+        run: the run.
+        times: its start and end in microseconds, when known already.
+    """
+    if times is None:
+        start_ns, end_ns = times_ns(run)
+        times = (start_ns // 1000, end_ns // 1000)
     return (
         run.run_id,
         run.parent_run_id,
@@ -44,8 +51,8 @@ def row_of(run: Run) -> tuple[Any, ...]:
         run.name,
         run.source,
         run.grouping,
-        start_ns // 1000,
-        end_ns // 1000,
+        times[0],
+        times[1],
         run.status,
         run.error,
         run.model,

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._runs import Run
+from .._runs import Run, times_ns
 from . import _schema
 from ._query import filters, micros
 from ._retention import delete_conversations
@@ -21,12 +21,17 @@ from ._rows import run_of as _run
 from ._rows import summary_of as _summary
 from ._summary import ConversationSummary
 from ._totals import COLUMNS as _SUMMARY_COLUMNS
-from ._upkeep import update
+from ._upkeep import Stored, update
 
 SCHEMA_VERSION = _schema.SCHEMA_VERSION
 _INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
 _MIGRATE_BATCH = 2000
 _CACHE_KIB = 65536  # page cache of a connection, at most (SQLite's default: 2 MiB)
+
+
+def _stored(rowid: int, run: Run) -> Stored:
+    start_ns, end_ns = times_ns(run)
+    return Stored(rowid, run, start_ns // 1000, end_ns // 1000)
 
 
 class DatabaseError(Exception):
@@ -105,7 +110,8 @@ class SQLiteSink:
                     ).fetchall()
                     if not rows:
                         break
-                    update(conn, [(r[0], _run(r)) for r in rows], last, search)
+                    stored = [Stored(r[0], _run(r), r["started_at"], r["ended_at"]) for r in rows]
+                    update(conn, stored, last, search)
                     last = rows[-1][0]
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
@@ -144,14 +150,14 @@ class SQLiteSink:
             unique.setdefault(run.run_id, run)
         with self._transaction() as conn:
             base = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
-            new = list(enumerate(unique.values(), start=base + 1))
+            new = [_stored(rowid, run) for rowid, run in enumerate(unique.values(), base + 1)]
             before = conn.total_changes
-            conn.executemany(_INSERT, [(rowid, *_row(run)) for rowid, run in new])
+            conn.executemany(_INSERT, [(s.rowid, *_row(s.run, (s.start, s.end))) for s in new])
             if conn.total_changes - before != len(new):  # some were stored already: skip them
                 kept = {
                     r[0] for r in conn.execute("SELECT rowid FROM runs WHERE rowid > ?", (base,))
                 }
-                new = [(rowid, run) for rowid, run in new if rowid in kept]
+                new = [stored for stored in new if stored.rowid in kept]
             update(conn, new, base, self._search)
 
     def flush(self, timeout: float | None = None) -> bool:

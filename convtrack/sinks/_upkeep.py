@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._json import loads
-from .._runs import Run, RunKind, times_ns
+from .._runs import Run, RunKind
 from ._prices import cost_nanos
 from ._summary import RunFacts, facts_of
 from ._totals import COLUMNS, Totals
 from ._usage import tokens_of
 
 _CHUNK = 500  # host parameters per IN (...) list
+
+
+class Stored(NamedTuple):
+    """A run just stored: its rowid, and its start and end in microseconds as stored."""
+
+    rowid: int
+    run: Run
+    start: int
+    end: int
+
+
 _UPSERT = f"INSERT OR REPLACE INTO conversations ({COLUMNS}) VALUES ({', '.join('?' * 20)})"
 
 
@@ -34,31 +45,29 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def update(
-    conn: sqlite3.Connection, new: Sequence[tuple[int, Run]], base: int, search: bool
-) -> None:
+def update(conn: sqlite3.Connection, new: Sequence[Stored], base: int, search: bool) -> None:
     """Bring the conversations of `new` up to date; their runs are stored already.
 
     Args:
         conn: the store, inside the caller's write transaction.
-        new: the new runs with their rowids, all above `base` (runs at or below it were
-            counted before).
+        new: the new runs, their rowids all above `base` (runs at or below it were counted
+            before).
         base: the highest rowid counted before this batch.
         search: whether to add their text to the full-text index.
     """
-    mine = [(rowid, run) for rowid, run in new if run.conversation_id is not None]
+    mine = [stored for stored in new if stored.run.conversation_id is not None]
     if not mine:
         return
-    top = max(rowid for rowid, _ in mine)
-    facts = {run.run_id: facts_of(run) for _, run in mine}
-    parents = _parents(conn, [run for _, run in mine], top)
+    top = max(stored.rowid for stored in mine)
+    runs = [stored.run for stored in mine]
+    facts = {run.run_id: facts_of(run) for run in runs}
+    parents = _parents(conn, runs, top)
     totals: dict[str, Totals] = {}
     pairs: set[tuple[str, str, str]] = set()
-    for _, run in mine:
+    for _, run, start, end in mine:
         cid = run.conversation_id
         assert cid is not None
-        start_ns, end_ns = times_ns(run)
-        times = (start_ns // 1000, end_ns // 1000)
+        times = (start, end)
         delta = totals.get(cid)
         if delta is None:
             delta = totals[cid] = Totals(cid, times[0], times[1])
@@ -68,7 +77,7 @@ def update(
         delta.add(run, times, said, nested, nested and parent is not None and parent[1])
         for key, value in said.pairs:
             pairs.add((key, value, cid))
-    _take_back_nested(conn, [run for _, run in mine], facts, base, totals)
+    _take_back_nested(conn, runs, facts, base, totals)
     _store(conn, totals)
     if pairs:
         conn.executemany(
@@ -77,15 +86,13 @@ def update(
             sorted(pairs),
         )
     if search:
-        _index_text(conn, mine, facts)
+        _index_text(conn, runs, facts)
 
 
-def _index_text(
-    conn: sqlite3.Connection, runs: Sequence[tuple[int, Run]], facts: dict[str, RunFacts]
-) -> None:
+def _index_text(conn: sqlite3.Connection, runs: Sequence[Run], facts: dict[str, RunFacts]) -> None:
     """Add the runs' text to the full-text index: one document per conversation."""
     texts: dict[str, list[str]] = {}
-    for _, run in runs:
+    for run in runs:
         text = facts[run.run_id].text
         if text:
             texts.setdefault(run.conversation_id or "", []).append(text)
