@@ -4,21 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._serialize import run_to_dict
-from .sinks import DatabaseError, SQLiteSink
+from .sinks import DatabaseError, SQLiteSink, next_cursor
+from .sinks._query import metadata_from_text
+from .sinks._times import parse_time
+from .sinks._usage import tokens_of
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from ._runs import Run
     from .sinks import ConversationSummary
 
 DEFAULT_DB = "convtrack.db"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with C0 and C1 control characters shown escaped (`\\x1b`): a terminal never
+    receives an escape sequence from the store."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def plain(text: str, style: str = "") -> Text:
+    """A store string as rich text: printed as it is, never read as markup."""
+    from rich.text import Text
+
+    return Text(printable(text), style=style)
 
 
 def _console() -> Console:
@@ -38,61 +58,127 @@ def _open(db: str) -> SQLiteSink:
         raise SystemExit(f"convtrack: {exc}") from None
 
 
+def fmt_cost(cost: float | None) -> str:
+    """US dollars, as precise as small amounts need; None (no known price): a dash."""
+    if cost is None:
+        return "-"
+    return f"${cost:.2f}" if cost >= 1 else f"${cost:.2g}"
+
+
 def conversations_table(summaries: Sequence[ConversationSummary], title: str) -> Any:
-    """A rich Table of conversation summaries."""
+    """A rich Table of conversation summaries (every store string shown as plain text)."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     table.add_column("conversation", no_wrap=True)
-    for column in ("user", "agent", "runs", "llm", "first", "last"):
-        table.add_column(column, justify="right" if column in ("runs", "llm") else "left")
+    numbers = ("runs", "llm", "tokens", "cost", "errors")
+    for column in ("user", "agent", *numbers, "first", "last"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     for s in summaries:
         table.add_row(
-            s.conversation_id + (" (auto)" if s.inferred else ""),
-            s.user_id or "-",
-            s.agent_id or "-",
+            plain(s.conversation_id + (" (auto)" if s.inferred else "")),
+            plain(s.user_id or "-"),
+            plain(s.agent_id or "-"),
             str(s.run_count),
             str(s.llm_count),
+            f"{s.input_tokens + s.output_tokens:,}",
+            fmt_cost(s.cost),
+            plain(str(s.error_count), "red" if s.error_count else ""),
             s.first_at.strftime("%m-%d %H:%M:%S"),
             s.last_at.strftime("%m-%d %H:%M:%S"),
         )
     return table
 
 
+def _time(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text, name=name)
+    except ValueError as exc:
+        raise SystemExit(f"convtrack: {exc}") from None
+
+
 def _cmd_conversations(args: argparse.Namespace) -> int:
     console = _console()
     store = _open(args.db)
     try:
-        summaries = store.conversations(limit=args.limit, user_id=args.user)
+        summaries = store.conversations(
+            limit=args.limit,
+            user_id=args.user,
+            agent_id=args.agent,
+            since=_time(args.since, "--since"),
+            until=_time(args.until, "--until"),
+            query=args.query,
+            metadata=metadata_from_text(args.metadata or []),
+            text=args.text,
+            status=args.status,
+            before=args.before,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"convtrack: {printable(str(exc))}") from None
     finally:
         store.close()
     if not summaries:
-        console.print(f"no conversations in {args.db}")
+        console.print(plain(f"no conversations in {args.db}"))
         return 0
     console.print(conversations_table(summaries, f"conversations in {args.db}"))
+    if len(summaries) == args.limit:
+        console.print(plain(f"older ones: --before {next_cursor(summaries)}"), style="dim")
     return 0
 
 
-def _run_label(run: Run) -> str:
-    from rich.markup import escape
+def _cmd_prune(args: argparse.Namespace) -> int:
+    cutoff = _time(args.older_than, "--older-than")
+    assert cutoff is not None
+    store = _open(args.db)
+    try:
+        deleted = _prune(store, cutoff)
+        if args.vacuum:
+            store.vacuum()
+    finally:
+        store.close()
+    print(
+        printable(f"deleted {deleted} conversations last active before {cutoff:%Y-%m-%d %H:%M} UTC")
+    )
+    return 0
 
-    parts = [f"[bold]{escape(run.name)}[/bold] [dim]{run.kind.value}[/dim]"]
-    parts.append(f"{run.duration_ms:.1f} ms")
+
+def _prune(store: SQLiteSink, cutoff: datetime) -> int:
+    """`store.prune`, with a progress bar when stderr is a terminal."""
+    err = _stderr()
+    if not err.is_terminal:
+        return store.prune(cutoff)
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("pruning conversations", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return store.prune(cutoff, progress=advance)
+
+
+def _run_label(run: Run) -> Text:
+    from rich.text import Text
+
+    label = Text.assemble(plain(run.name, "bold"), " ", (run.kind.value, "dim"))
+    label.append(f"  {run.duration_ms:.1f} ms")
     if run.model:
-        parts.append(escape(run.model))
-    if run.usage:
-        tokens = run.usage.get("total_tokens") or sum(
-            v for k, v in run.usage.items() if k in ("input_tokens", "output_tokens")
-        )
-        if tokens:
-            parts.append(f"{tokens} tokens")
+        label.append("  ")
+        label.append_text(plain(run.model))
+    tokens = tokens_of(run.usage)
+    if tokens is not None and tokens.total:
+        label.append(f"  {tokens.total} tokens")
     if run.status == "error":
-        parts.append(f"[red]{escape(run.error or 'error')}[/red]")
-    return "  ".join(parts)
+        label.append("  ")
+        label.append_text(plain(run.error or "error", "red"))
+    return label
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from rich.markup import escape
+    from rich.text import Text
     from rich.tree import Tree
 
     console = _console()
@@ -102,12 +188,17 @@ def _cmd_show(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if not runs:
-        console.print(f"convtrack: no conversation {escape(args.conversation_id)!s} in {args.db}")
+        console.print(plain(f"convtrack: no conversation {args.conversation_id} in {args.db}"))
         return 1
     first = runs[0]
     tree = Tree(
-        f"conversation [bold]{escape(args.conversation_id)}[/bold]"
-        f"  user {escape(first.user_id or '-')}  ({len(runs)} runs)"
+        Text.assemble(
+            "conversation ",
+            plain(args.conversation_id, "bold"),
+            "  user ",
+            plain(first.user_id or "-"),
+            f"  ({len(runs)} runs)",
+        )
     )
     nodes: dict[str, Tree] = {}
     for run in runs:  # start order: a parent starts before its children
@@ -152,7 +243,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         from .viewer._serve import serve
     except ImportError as exc:  # starlette (the `ui` extra) is missing
         raise SystemExit(f"convtrack: {exc}") from None
-    return serve(args.db, host=args.host, port=args.port)
+    return serve(args.db, host=args.host, port=args.port, allow_hosts=args.allow_host or ())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("conversations", help="list conversations, most recent first"))
     p.add_argument("--user", help="only this user's conversations")
+    p.add_argument("--agent", help="only this agent's conversations")
+    p.add_argument("--query", "-q", help="only conversations whose id contains this")
+    p.add_argument(
+        "--metadata",
+        action="append",
+        metavar="KEY=VALUE",
+        help="only conversations with this metadata (repeat for more)",
+    )
+    p.add_argument("--text", help="only conversations whose messages contain this")
+    p.add_argument("--status", choices=["error", "ok"], help="only with (or without) errors")
+    p.add_argument("--since", help="last active since: ISO time or a span back (2h, 7d)")
+    p.add_argument("--until", help="last active before: ISO time or a span back")
+    p.add_argument("--before", metavar="CURSOR", help="the page after this cursor")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default: %(default)s)")
     p.set_defaults(handler=_cmd_conversations)
     p = with_db(sub.add_parser("show", help="one conversation's runs as a tree"))
@@ -175,9 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
     p.set_defaults(handler=_cmd_export)
+    p = with_db(sub.add_parser("prune", help="delete conversations last active long ago"))
+    p.add_argument(
+        "--older-than", required=True, metavar="AGE", help="a span such as 30d, 12h, 2w, or a time"
+    )
+    p.add_argument("--vacuum", action="store_true", help="then give the space back (VACUUM)")
+    p.set_defaults(handler=_cmd_prune)
     p = with_db(sub.add_parser("ui", help="serve the web viewer (loopback unless --host says)"))
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     p.add_argument("--port", type=int, default=8765, help="port, 0 for any (default: %(default)s)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests for this host name (repeat; '*' for any)",
+    )
     p.set_defaults(handler=_cmd_ui)
     return parser
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ._base import Sink
 from ._jsonl import JSONLSink
 from ._memory import MemorySink
-from ._sqlite import ConversationSummary, DatabaseError, SQLiteSink
+from ._rows import next_cursor
+from ._sqlite import DatabaseError, SQLiteSink
+from ._summary import ConversationSummary
 
 __all__ = [
     "ConversationSummary",
@@ -14,4 +16,5 @@ __all__ = [
     "MemorySink",
     "SQLiteSink",
     "Sink",
+    "next_cursor",
 ]

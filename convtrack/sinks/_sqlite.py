@@ -5,132 +5,45 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._json import dumps, loads
-from .._runs import Run, RunKind, datetime_of_ns, times_ns
+from .._runs import Run, times_ns
+from . import _schema
+from ._query import filters, micros
+from ._retention import delete_conversations
+from ._rows import COLUMNS as _COLUMNS
+from ._rows import row_of as _row
+from ._rows import run_of as _run
+from ._rows import summary_of as _summary
+from ._summary import ConversationSummary
+from ._totals import COLUMNS as _SUMMARY_COLUMNS
+from ._upkeep import Stored, update
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    parent_run_id TEXT,
-    root_run_id TEXT NOT NULL,
-    conversation_id TEXT,
-    user_id TEXT,
-    agent_id TEXT,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    source TEXT NOT NULL,
-    grouping TEXT NOT NULL,
-    started_at INTEGER NOT NULL,
-    ended_at INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    error TEXT,
-    model TEXT,
-    inputs TEXT,
-    outputs TEXT,
-    usage TEXT,
-    metadata TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_conversation ON runs (conversation_id, started_at);
-CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user_id, started_at);
-"""
-_COLUMNS = (
-    "run_id, parent_run_id, root_run_id, conversation_id, user_id, agent_id, kind, name,"
-    " source, grouping, started_at, ended_at, status, error, model, inputs, outputs, usage,"
-    " metadata"
-)
-_INSERT = f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 19)})"
-_UTC = timezone.utc
+SCHEMA_VERSION = _schema.SCHEMA_VERSION
+_INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+_MIGRATE_BATCH = 2000
+_CACHE_KIB = 65536  # page cache of a connection, at most (SQLite's default: 2 MiB)
+
+
+def _stored(rowid: int, run: Run) -> Stored:
+    start_ns, end_ns = times_ns(run)
+    return Stored(rowid, run, start_ns // 1000, end_ns // 1000)
 
 
 class DatabaseError(Exception):
     """The file is missing, not a convtrack database, or from a newer convtrack."""
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationSummary:
-    """One conversation as the store sees it."""
-
-    conversation_id: str
-    user_id: str | None
-    agent_id: str | None
-    first_at: datetime
-    last_at: datetime
-    run_count: int
-    llm_count: int
-    inferred: bool = False  # decided by automatic grouping (no id was given)
-
-
-def _micros(dt: datetime) -> int:
-    return int(dt.timestamp() * 1_000_000)
-
-
-def _from_micros(us: int) -> datetime:
-    return datetime_of_ns(us * 1000)
-
-
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else dumps(value)
-
-
-def _row(run: Run) -> tuple[Any, ...]:
-    start_ns, end_ns = times_ns(run)
-    return (
-        run.run_id,
-        run.parent_run_id,
-        run.root_run_id,
-        run.conversation_id,
-        run.user_id,
-        run.agent_id,
-        run.kind.value,
-        run.name,
-        run.source,
-        run.grouping,
-        start_ns // 1000,
-        end_ns // 1000,
-        run.status,
-        run.error,
-        run.model,
-        _json_or_null(run.inputs),
-        _json_or_null(run.outputs),
-        _json_or_null(run.usage),
-        dumps(run.metadata) if run.metadata else None,
-    )
-
-
-def _run(row: sqlite3.Row) -> Run:
-    return Run(
-        run_id=row["run_id"],
-        parent_run_id=row["parent_run_id"],
-        root_run_id=row["root_run_id"],
-        conversation_id=row["conversation_id"],
-        user_id=row["user_id"],
-        agent_id=row["agent_id"],
-        kind=RunKind(row["kind"]),
-        name=row["name"],
-        source=row["source"],
-        grouping=row["grouping"],
-        started_at=_from_micros(row["started_at"]),
-        ended_at=_from_micros(row["ended_at"]),
-        status=row["status"],
-        error=row["error"],
-        model=row["model"],
-        inputs=loads(row["inputs"]),
-        outputs=loads(row["outputs"]),
-        usage=loads(row["usage"]),
-        metadata=loads(row["metadata"]) or {},
-    )
-
-
 class SQLiteSink:
     """Stores runs in a SQLite file and answers questions about conversations.
+
+    Each conversation's summary (counts, tokens, cost, previews, metadata) is kept in its own
+    row, updated in the transaction that writes its runs, so listing and filtering read an
+    index, never every run.
 
     Args:
         path: the database file (created with its folder unless `create` is False).
@@ -146,6 +59,7 @@ class SQLiteSink:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._conn = self._open(create)
+        self._search = _schema.has_search_table(self._conn)
 
     def _open(self, create: bool) -> sqlite3.Connection:
         if create:
@@ -163,15 +77,13 @@ class SQLiteSink:
                     f"{self.path} was written by a newer convtrack (schema {version}); "
                     "upgrade convtrack"
                 )
-            if version == 0 and tables - {"runs"}:
-                raise DatabaseError(f"{self.path} is not a convtrack database")
-            if version == 0 and not create:
+            if version == 0 and (tables - {"runs"} or not create):
                 raise DatabaseError(f"{self.path} is not a convtrack database")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            if version == 0:
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+            if version < SCHEMA_VERSION:
+                self._upgrade(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise DatabaseError(f"{self.path} is not a convtrack database ({exc})") from exc
@@ -179,6 +91,33 @@ class SQLiteSink:
             conn.close()
             raise
         return conn
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection) -> None:
+        """Create the schema, or migrate a version-1 store in place (once, in one transaction)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
+            if version < SCHEMA_VERSION:  # a new file, or runs written by convtrack 0.1
+                _schema.create(conn)
+                search = _schema.has_search_table(conn)
+                last = 0
+                while True:  # every run, in the order they were written, counted as new
+                    rows = conn.execute(
+                        f"SELECT rowid, {_COLUMNS} FROM runs WHERE rowid > ? ORDER BY rowid"
+                        " LIMIT ?",
+                        (last, _MIGRATE_BATCH),
+                    ).fetchall()
+                    if not rows:
+                        break
+                    stored = [Stored(r[0], _run(r), r["started_at"], r["ended_at"]) for r in rows]
+                    update(conn, stored, last, search)
+                    last = rows[-1][0]
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -188,19 +127,38 @@ class SQLiteSink:
                 self._conn = self._open(True)
             yield self._conn
 
-    # -- Sink ---------------------------------------------------------------------------
-
-    def export(self, runs: Sequence[Run]) -> None:
-        """Insert `runs` in one transaction (a run exported twice is stored once)."""
-        rows = [_row(run) for run in runs]
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    # -- Sink ---------------------------------------------------------------------------
+
+    def export(self, runs: Sequence[Run]) -> None:
+        """Store `runs` and bring their conversations up to date, in one transaction.
+
+        A run already stored (the same `run_id`) is ignored: exporting again changes nothing.
+        """
+        unique: dict[str, Run] = {}
+        for run in runs:
+            unique.setdefault(run.run_id, run)
+        with self._transaction() as conn:
+            base = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
+            new = [_stored(rowid, run) for rowid, run in enumerate(unique.values(), base + 1)]
+            before = conn.total_changes
+            conn.executemany(_INSERT, [(s.rowid, *_row(s.run, (s.start, s.end))) for s in new])
+            if conn.total_changes - before != len(new):  # some were stored already: skip them
+                kept = {
+                    r[0] for r in conn.execute("SELECT rowid FROM runs WHERE rowid > ?", (base,))
+                }
+                new = [stored for stored in new if stored.rowid in kept]
+            update(conn, new, base, self._search)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Every export is committed already."""
@@ -220,7 +178,12 @@ class SQLiteSink:
         user_id: str | None = None,
         agent_id: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
         query: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        text: str | None = None,
+        status: str | None = None,
+        before: str | None = None,
     ) -> list[ConversationSummary]:
         """Summaries of conversations, the most recently active first.
 
@@ -228,52 +191,46 @@ class SQLiteSink:
             limit: at most this many (None: all).
             user_id: only conversations of this user.
             agent_id: only conversations of this agent.
-            since: only conversations active at or after this time.
+            since: only conversations last active at or after this time (naive: UTC).
+            until: only conversations last active before this time.
             query: only conversations whose id contains this text.
+            metadata: only conversations where each key has this value (a string, number,
+                boolean or None), on the conversation or any of its runs.
+            text: only conversations whose messages contain this text (words matched as
+                written, in order; case-insensitive).
+            status: `"error"`: only conversations with a failed run; `"ok"`: only without.
+            before: the cursor of the previous page (`next_cursor(summaries)`).
+
+        Raises:
+            ValueError: a filter that cannot be used (the message says which and why).
         """
-        where = ["conversation_id IS NOT NULL"]
-        params: list[Any] = []
-        if user_id is not None:
-            where.append("conversation_id IN (SELECT conversation_id FROM runs WHERE user_id = ?)")
-            params.append(user_id)
-        if agent_id is not None:
-            where.append("conversation_id IN (SELECT conversation_id FROM runs WHERE agent_id = ?)")
-            params.append(agent_id)
-        if query:
-            where.append("instr(conversation_id, ?) > 0")
-            params.append(query)
-        having = ""
-        if since is not None:
-            having = "HAVING MAX(ended_at) >= ?"
-            params.append(_micros(since if since.tzinfo else since.replace(tzinfo=_UTC)))
-        sql = (
-            "SELECT conversation_id, MAX(user_id) AS user_id, MAX(agent_id) AS agent_id,"
-            " MIN(started_at) AS first_at, MAX(ended_at) AS last_at, COUNT(*) AS run_count,"
-            # an LLM run inside an LLM run is the same model call (see nested_llm_run_ids)
-            " SUM(kind = 'llm' AND NOT EXISTS (SELECT 1 FROM runs AS p"
-            " WHERE p.run_id = r.parent_run_id AND p.kind = 'llm')) AS llm_count,"
-            " MAX(grouping IN ('auto-matched', 'auto-new')) AS inferred"
-            f" FROM runs AS r WHERE {' AND '.join(where)} GROUP BY conversation_id {having}"
-            " ORDER BY last_at DESC, conversation_id"
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
+        found = filters(
+            user_id=user_id,
+            agent_id=agent_id,
+            since=since,
+            until=until,
+            query=query,
+            metadata=metadata,
+            text=text,
+            status=status,
+            before=before,
+            search=self._search,
         )
+        sql = f"SELECT {_SUMMARY_COLUMNS} FROM conversations AS c"
+        if found.where:
+            sql += " WHERE " + " AND ".join(found.where)
+        sql += " ORDER BY c.last_at DESC, c.conversation_id"
+        params = list(found.params)
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(int(limit))
+            params.append(limit)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [
-            ConversationSummary(
-                conversation_id=r["conversation_id"],
-                user_id=r["user_id"],
-                agent_id=r["agent_id"],
-                first_at=_from_micros(r["first_at"]),
-                last_at=_from_micros(r["last_at"]),
-                run_count=r["run_count"],
-                llm_count=r["llm_count"] or 0,
-                inferred=bool(r["inferred"]),
-            )
-            for r in rows
-        ]
+        return [_summary(row) for row in rows]
 
     def runs(self, conversation_id: str | None = None) -> list[Run]:
         """The runs of one conversation (all runs when None), in start order."""
@@ -308,3 +265,57 @@ class SQLiteSink:
         """How many runs the store holds."""
         with self._connection() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    # -- retention ----------------------------------------------------------------------
+
+    def prune(
+        self,
+        before: datetime,
+        *,
+        batch_size: int = 500,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Delete the conversations last active before `before`, whole, with everything kept
+        for them (runs, metadata index, search text, feedback); and runs of no conversation
+        that started before it. Each batch of conversations is its own transaction.
+
+        Args:
+            before: the cut-off (naive: UTC).
+            batch_size: conversations deleted per transaction.
+            progress: called after each batch with (conversations deleted so far, total).
+
+        Returns:
+            How many conversations were deleted.
+        """
+        cutoff = micros("before", before)
+        with self._connection() as conn:
+            total = conn.execute(
+                "SELECT COUNT(*) FROM conversations WHERE last_at < ?", (cutoff,)
+            ).fetchone()[0]
+        done = 0
+        while True:
+            with self._transaction() as conn:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT conversation_id FROM conversations WHERE last_at < ?"
+                        " ORDER BY last_at LIMIT ?",
+                        (cutoff, batch_size),
+                    )
+                ]
+                delete_conversations(conn, ids, self._search)
+            done += len(ids)
+            if progress is not None:
+                progress(done, total)
+            if len(ids) < batch_size:
+                break
+        with self._transaction() as conn:  # runs of no conversation: no summary to keep
+            conn.execute(
+                "DELETE FROM runs WHERE conversation_id IS NULL AND started_at < ?", (cutoff,)
+            )
+        return done
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (rewrites the file)."""
+        with self._connection() as conn:
+            conn.execute("VACUUM")

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .._json import dumps
+from ..sinks import next_cursor
 from ._params import BadRequest, cache_key, parse_list_query
 from ._payload import conversation_payload, summary_to_dict
 from ._security import SecurityHeadersMiddleware
@@ -68,8 +69,11 @@ def create_app(
     """The viewer as an ASGI app reading the convtrack SQLite store at `db_path`.
 
     Pages: `/` (the conversations) and `/c/{conversation_id}` (one conversation). API:
-    `GET /api/conversations?user_id=&agent_id=&q=&since=&limit=` and
-    `GET /api/conversations/{conversation_id}`. The store is only read.
+    `GET /api/conversations?user_id=&agent_id=&q=&since=&until=&metadata=key=value&text=
+    &status=error|ok&before=CURSOR&limit=` (every filter of `SQLiteSink.conversations`;
+    `next_cursor` in the answer continues a full page; a bad filter is a 400) and
+    `GET /api/conversations/{conversation_id}`. The store is only read (a version-1 file is
+    migrated once when opened).
 
     Args:
         db_path: the SQLite file an application writes with `SQLiteSink`.
@@ -94,8 +98,9 @@ def create_app(
 
     def list_conversations(request: Request) -> Response:
         params = request.query_params
+        metadata = params.getlist("metadata")
         try:
-            query = parse_list_query(params)
+            query = parse_list_query(params, multi=metadata)
         except BadRequest as exc:
             return _error(400, str(exc))
 
@@ -105,16 +110,25 @@ def create_app(
                 user_id=query.user_id,
                 agent_id=query.agent_id,
                 since=query.since,
+                until=query.until,
                 query=query.query,
+                metadata=query.metadata,
+                text=query.text,
+                status=query.status,
+                before=query.before,
             )
             payload = {
                 "db": store.path.name,
                 "limit": query.limit,
                 "conversations": [summary_to_dict(s) for s in summaries],
+                "next_cursor": next_cursor(summaries) if len(summaries) == query.limit else None,
             }
             return dumps(payload).encode()
 
-        answer = store.answer("list\x00" + cache_key(params), build)
+        try:
+            answer = store.answer("list\x00" + cache_key(params, metadata), build)
+        except ValueError as exc:  # a filter the store refuses (status, cursor, metadata)
+            return _error(400, str(exc))
         return _cached(request, answer.body or b"", "application/json", answer.etag)
 
     def show_conversation(request: Request) -> Response:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+
+from ..sinks._query import metadata_from_text
+from ..sinks._times import parse_time
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-_UTC = timezone.utc
-_RELATIVE = re.compile(r"(\d{1,9})\s*([smhdw])", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_FILTERS = ("user_id", "agent_id", "q", "since", "limit")
+_FILTERS = (
+    "user_id",
+    "agent_id",
+    "q",
+    "since",
+    "until",
+    "metadata",
+    "text",
+    "status",
+    "before",
+    "limit",
+)
 
 
 class BadRequest(ValueError):
@@ -28,35 +38,28 @@ class ListQuery:
     agent_id: str | None = None
     query: str | None = None
     since: datetime | None = None
+    until: datetime | None = None
+    metadata: dict[str, str] | None = None
+    text: str | None = None
+    status: str | None = None
+    before: str | None = None
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
+def parse_since(text: str, now: datetime | None = None, name: str = "since") -> datetime:
     """A point in time from ISO 8601 (naive means UTC) or a span back from now (`15m`, `2h`).
 
     Args:
         text: `2024-05-01T12:00:00Z`, `2024-05-01`, or a number and one of s, m, h, d, w.
         now: the present, for relative spans (default: the current time).
+        name: the parameter's name, for the error message.
 
     Raises:
         BadRequest: the text is neither.
     """
-    text = text.strip()
-    relative = _RELATIVE.fullmatch(text)
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2).lower()
-        try:
-            span = timedelta(**{_UNITS[unit]: amount})
-            return (now or datetime.now(_UTC)) - span
-        except OverflowError:
-            raise BadRequest(f"since: {text!r} reaches back too far") from None
-    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text  # 3.10 has no "Z"
     try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        raise BadRequest(
-            f"since: {text!r} is neither an ISO 8601 time nor a span such as 15m, 2h or 7d"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
+        return parse_time(text, now, name)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def parse_limit(text: str) -> int:
@@ -70,31 +73,60 @@ def parse_limit(text: str) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit: {text!r} is not a whole number from 1 to {MAX_LIMIT}")
+        raise BadRequest(f"limit: {text!r:.80} is not a whole number from 1 to {MAX_LIMIT}")
     return limit
 
 
-def parse_list_query(params: Mapping[str, str], now: datetime | None = None) -> ListQuery:
-    """The filters of `GET /api/conversations`; empty values count as absent.
+def parse_metadata(pairs: list[str]) -> dict[str, str] | None:
+    """`key=value` texts (the first `=` splits) as a metadata filter; none given: None.
 
     Raises:
-        BadRequest: `since` or `limit` cannot be used.
+        BadRequest: a text without `=` or with an empty key.
     """
+    try:
+        return metadata_from_text(pairs)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def parse_list_query(
+    params: Mapping[str, str], now: datetime | None = None, *, multi: list[str] | None = None
+) -> ListQuery:
+    """The filters of `GET /api/conversations`; empty values count as absent.
+
+    Args:
+        params: the query parameters.
+        now: the present, for relative times.
+        multi: every `metadata` parameter (it may be repeated); default: the one in `params`.
+
+    Raises:
+        BadRequest: an unknown parameter, or a time, limit or metadata it cannot use.
+    """
+    unknown = sorted(set(params) - set(_FILTERS))
+    if unknown:
+        raise BadRequest(f"{unknown[0]!r:.80}: unknown parameter (known: {', '.join(_FILTERS)})")
 
     def text(name: str) -> str | None:
         value = params.get(name)
         return value if value else None
 
-    since, limit = text("since"), text("limit")
+    since, until, limit = text("since"), text("until"), text("limit")
+    metadata = multi if multi is not None else [params.get("metadata") or ""]
     return ListQuery(
         limit=DEFAULT_LIMIT if limit is None else parse_limit(limit),
         user_id=text("user_id"),
         agent_id=text("agent_id"),
         query=text("q"),
         since=None if since is None else parse_since(since, now),
+        until=None if until is None else parse_since(until, now, "until"),
+        metadata=parse_metadata(metadata),
+        text=text("text"),
+        status=text("status"),
+        before=text("before"),
     )
 
 
-def cache_key(params: Mapping[str, str]) -> str:
+def cache_key(params: Mapping[str, str], multi: list[str] | None = None) -> str:
     """The filters as one canonical string (other parameters ignored), to cache answers by."""
-    return "\x00".join(f"{name}={params.get(name) or ''}" for name in _FILTERS)
+    key = "\x00".join(f"{name}={params.get(name) or ''}" for name in _FILTERS)
+    return key + "\x00" + "\x00".join(sorted(multi or ()))

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._runs import Run, RunKind, nested_llm_run_ids
+from .._json import to_jsonable
+from .._runs import Run
 from .._serialize import run_to_dict
 from ..sinks import ConversationSummary
+from ..sinks._summary import summarise
+from ..sinks._usage import tokens_of
 from ._transcript import transcript
 
 MAX_TREE_DEPTH = 48  # deeper runs hang from their ancestor at this depth (JSON nesting stays low)
-_INPUT_KEYS = ("input_tokens", "prompt_tokens")
-_OUTPUT_KEYS = ("output_tokens", "completion_tokens")
 
 
 def summary_to_dict(summary: ConversationSummary) -> dict[str, Any]:
@@ -26,28 +27,23 @@ def summary_to_dict(summary: ConversationSummary) -> dict[str, Any]:
         "run_count": summary.run_count,
         "llm_count": summary.llm_count,
         "inferred": summary.inferred,
+        "input_tokens": summary.input_tokens,
+        "output_tokens": summary.output_tokens,
+        "cost": summary.cost,
+        "error_count": summary.error_count,
+        "first_input": summary.first_input,
+        "last_output": summary.last_output,
+        "tools": list(summary.tools),
+        "metadata": to_jsonable(summary.metadata),
     }
 
 
 def tokens(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
     """Input, output and total tokens of a run's usage, whichever naming it uses (or None)."""
-    if not isinstance(usage, Mapping):
+    found = tokens_of(usage)
+    if found is None:
         return None
-
-    def first(keys: Sequence[str]) -> int | None:
-        for key in keys:
-            value = usage.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return None
-
-    found = {"input": first(_INPUT_KEYS), "output": first(_OUTPUT_KEYS)}
-    total = first(("total_tokens",))
-    if total is None and any(v is not None for v in found.values()):
-        total = sum(v for v in found.values() if v is not None)
-    if total is None:
-        return None
-    return {"input": found["input"] or 0, "output": found["output"] or 0, "total": total}
+    return {"input": found.input, "output": found.output, "total": found.total}
 
 
 def _parents(runs: Sequence[Run]) -> dict[str, str | None]:
@@ -127,25 +123,11 @@ def conversation_payload(conversation_id: str, runs: Sequence[Run]) -> dict[str,
 
 
 def _summary(conversation_id: str, runs: Sequence[Run]) -> dict[str, Any]:
-    totals = {"input": 0, "output": 0, "total": 0}
-    nested = nested_llm_run_ids(runs)
-    counted = {run.run_id for run in runs if run.run_id not in nested and tokens(run.usage)}
-    for run in runs:
-        if run.run_id in nested and run.parent_run_id in counted:
-            continue  # the outer run of the same model call has its tokens
-        for key, value in (tokens(run.usage) or {}).items():
-            totals[key] += value
-    first_at = min(run.started_at for run in runs)
-    last_at = max(run.ended_at for run in runs)
-    return {
-        "conversation_id": conversation_id,
-        "user_id": next((r.user_id for r in runs if r.user_id), None),
-        "agent_id": next((r.agent_id for r in runs if r.agent_id), None),
-        "first_at": first_at.isoformat(),
-        "last_at": last_at.isoformat(),
-        "run_count": len(runs),
-        "llm_count": sum(run.kind is RunKind.LLM for run in runs) - len(nested),
-        "error_count": sum(run.status == "error" for run in runs),
-        "inferred": any(run.grouping in ("auto-matched", "auto-new") for run in runs),
-        "tokens": totals,
+    summary = summarise(conversation_id, runs)
+    found = summary_to_dict(summary)
+    found["tokens"] = {
+        "input": summary.input_tokens,
+        "output": summary.output_tokens,
+        "total": summary.input_tokens + summary.output_tokens,
     }
+    return found

@@ -1,4 +1,5 @@
-"""Security headers on every response, and an optional Host check against DNS rebinding."""
+"""Security headers on every response (errors included), and a Host check against DNS
+rebinding."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def host_name(host_header: str) -> str:
 class SecurityHeadersMiddleware:
     """Adds a strict Content-Security-Policy (and friends) to every HTTP response.
 
+    An exception from the app becomes a 500 JSON answer with the same headers (then goes on
+    up, for the server to log), rather than a bare page from the server.
+
     Args:
         app: the wrapped ASGI app.
         allowed_hosts: when given, a request whose Host header names another host gets a
@@ -57,7 +61,23 @@ class SecurityHeadersMiddleware:
                 response = JSONResponse({"error": "unknown host"}, status_code=400)
                 await self._with_headers(response)(scope, receive, send)
                 return
-        await self._with_headers(self.app)(scope, receive, send)
+        started = False
+
+        async def send_started(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._with_headers(self.app)(scope, receive, send_started)
+        except Exception:
+            if started:
+                raise
+            failed = JSONResponse(
+                {"error": "internal error"}, status_code=500, headers={"cache-control": "no-store"}
+            )
+            await self._with_headers(failed)(scope, receive, send)
+            raise
 
     @staticmethod
     def _with_headers(app: ASGIApp) -> ASGIApp:

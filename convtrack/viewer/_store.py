@@ -38,7 +38,8 @@ class ViewerStore:
     """The SQLite store as the viewer reads it.
 
     Args:
-        path: a convtrack SQLite database (it is never written to).
+        path: a convtrack SQLite database (never written to, but for the one-time migration
+            of a store written by convtrack 0.1).
 
     Raises:
         DatabaseError: the file is missing or is not a convtrack database.

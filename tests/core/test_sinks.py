@@ -60,9 +60,9 @@ def test_schema_wal_version_indexes(store: ct.SQLiteSink) -> None:
     """The store is in WAL mode, versioned, and indexed by conversation and user."""
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"runs_by_conversation", "runs_by_user"} <= indexes
+    assert {"runs_by_conversation", "runs_by_user", "conversations_by_last"} <= indexes
     conn.close()
 
 

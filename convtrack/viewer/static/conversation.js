@@ -1,5 +1,5 @@
 // One conversation: its facts, its transcript (each turn opens into its run tree), a timeline.
-import { apiConversationUrl, ago, badge, fmtClock, fmtDateTime, fmtDuration, fmtTokens, h,
+import { apiConversationUrl, ago, badge, fmtClock, fmtCost, fmtDateTime, fmtDuration, fmtTokens, h,
   kindBadge, poll, refreshAges, tokensTitle } from "./dom.js";
 import { countRuns, details, runTree, timeline } from "./tree.js";
 
@@ -23,6 +23,8 @@ function header(id, s) {
       fact("runs", String(s.run_count)),
       fact("LLM calls", String(s.llm_count)),
       fact("tokens", tokens, tokensTitle(s.tokens.total ? s.tokens : null)),
+      fact("cost", fmtCost(s.cost), s.cost === null ? "no known price for these models" :
+        "US dollars, from the genai-prices tables"),
       s.error_count ? fact("errors", String(s.error_count)) : null));
 }
 

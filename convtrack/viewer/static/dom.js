@@ -84,6 +84,20 @@ export function fmtTokens(tokens) {
   return `${tokens.total.toLocaleString("en-US")} tok`;
 }
 
+// US dollars, as precise as small amounts need ("$0.00042"); none known: an em dash.
+export function fmtCost(cost) {
+  if (cost === null || cost === undefined) return "—";
+  if (cost === 0) return "$0";
+  return "$" + (cost >= 1 ? cost.toFixed(2) : cost.toPrecision(2));
+}
+
+// A token count in few characters: 950, 12.3k, 4.1M.
+export function fmtCount(n) {
+  if (n < 1000) return String(n);
+  if (n < 1e6) return (n / 1000).toFixed(n < 10000 ? 1 : 0) + "k";
+  return (n / 1e6).toFixed(1) + "M";
+}
+
 export function tokensTitle(tokens) {
   return tokens ? `${tokens.input} input + ${tokens.output} output tokens` : "";
 }

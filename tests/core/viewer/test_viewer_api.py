@@ -35,8 +35,18 @@ async def test_list_is_the_demo_newest_first(client: httpx.AsyncClient, demo_db:
         "run_count",
         "llm_count",
         "inferred",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "error_count",
+        "first_input",
+        "last_output",
+        "tools",
+        "metadata",
     }
     assert first["run_count"] > first["llm_count"] >= 2
+    assert first["input_tokens"] > 0
+    assert first["first_input"]
     assert first["inferred"] is False
     last_ats = [c["last_at"] for c in body["conversations"]]
     assert last_ats == sorted(last_ats, reverse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import socket
 import subprocess
@@ -68,21 +67,17 @@ def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
 
 @pytest.fixture
 def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """uvicorn.Server.run answers two requests to the app instead of serving it."""
+    """uvicorn.Server.serve answers requests to the app instead of serving it."""
     seen: dict[str, Any] = {}
+    hosts = {"localhost": "localhost:1", "evil": "evil.example", "machine": socket.gethostname()}
 
-    def run(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+    async def serve(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
         transport = httpx.ASGITransport(app=self.config.app)
-
-        async def ask() -> None:
-            async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
-                seen["localhost"] = (
-                    await http.get("/", headers={"host": "localhost:1"})
-                ).status_code
-                seen["evil"] = (await http.get("/", headers={"host": "evil.example"})).status_code
-
-        asyncio.run(ask())
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            for name, host in hosts.items():
+                seen[name] = (await http.get("/", headers={"host": host})).status_code
         seen["port"] = sockets[0].getsockname()[1] if sockets else None
+        self.started = True
 
     def listen(host: str, port: int) -> socket.socket:
         seen["bound"] = (host, port)
@@ -90,7 +85,7 @@ def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         sock.bind(("127.0.0.1", 0))
         return sock
 
-    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
     monkeypatch.setattr(_serve, "_listen", listen)
     return seen
 
@@ -111,13 +106,38 @@ def test_loopback_prints_the_url_and_checks_the_host(
 def test_another_address_is_announced_with_a_warning(
     demo_db: Path, fake_uvicorn: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--host with a non-loopback address binds there, and says anyone may read."""
+    """--host with a non-loopback address binds there, says anyone may read, and still
+    answers only requests naming loopback or this machine."""
     assert main(["ui", "--db", str(demo_db), "--host", "0.0.0.0", "--port", "9000"]) == 0
     out, err = capsys.readouterr()
     assert fake_uvicorn["bound"] == ("0.0.0.0", 9000)
     assert "http://0.0.0.0:" in out
     assert err.startswith("convtrack: warning: listening on 0.0.0.0, not on loopback")
-    assert (fake_uvicorn["localhost"], fake_uvicorn["evil"]) == (200, 200)
+    seen = (fake_uvicorn["localhost"], fake_uvicorn["machine"], fake_uvicorn["evil"])
+    assert seen == (200, 200, 400)
+
+
+@pytest.mark.parametrize(("allowed", "evil"), [(["evil.example"], 200), (["*"], 200), ([], 400)])
+def test_allow_host_adds_names(
+    demo_db: Path,
+    fake_uvicorn: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    allowed: list[str],
+    evil: int,
+) -> None:
+    """--allow-host NAME answers requests for NAME too; `*` answers any host."""
+    flags = [arg for name in allowed for arg in ("--allow-host", name)]
+    assert main(["ui", "--db", str(demo_db), "--host", "0.0.0.0", *flags]) == 0
+    assert (fake_uvicorn["localhost"], fake_uvicorn["evil"]) == (200, evil)
+
+
+def test_allowed_hosts_of_an_address() -> None:
+    """A specific address is allowed as itself; loopback binds do not add the machine's names."""
+    assert _serve.allowed_hosts("127.0.0.1") == {"localhost", "127.0.0.1", "::1"}
+    public = _serve.allowed_hosts("192.0.2.7")
+    assert public is not None
+    assert {"192.0.2.7", "localhost", socket.gethostname().lower()} <= public
+    assert _serve.allowed_hosts("::", ["*"]) is None
 
 
 def test_ipv6_loopback_url_has_brackets(
@@ -128,6 +148,43 @@ def test_ipv6_loopback_url_has_brackets(
     out, err = capsys.readouterr()
     assert "http://[::1]:" in out
     assert err == ""
+
+
+SLOW_START = """
+import asyncio, sys, uvicorn
+original = uvicorn.Server.startup
+async def slow(self, sockets=None):
+    await asyncio.sleep(1.0)
+    await original(self, sockets=sockets)
+uvicorn.Server.startup = slow
+from convtrack.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_address_is_printed_once_connections_are_accepted(demo_db: Path) -> None:
+    """Even when the server is slow to start, the printed address answers at once."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_START, "ui", "--db", str(demo_db), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split()[3]
+        with httpx.Client(
+            base_url=url, timeout=10, transport=httpx.HTTPTransport(retries=0)
+        ) as http:
+            assert http.get("/api/conversations").status_code == 200
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
 
 
 def test_a_real_server_until_ctrl_c(demo_db: Path) -> None:

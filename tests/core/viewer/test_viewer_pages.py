@@ -72,6 +72,31 @@ async def test_api_answers_carry_the_headers_too(client: httpx.AsyncClient) -> N
         assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
+async def test_a_server_error_is_json_with_the_headers(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception in the app answers 500 JSON carrying the security headers, and goes on
+    up for the server to log."""
+    app = create_app(demo_db)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk fell off")
+
+    monkeypatch.setattr(app.state.store.sink, "conversations", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/api/conversations")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error"}
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        with pytest.raises(RuntimeError, match="the disk fell off"):
+            await http.get("/api/conversations")
+    app.state.store.close()
+
+
 async def test_static_assets(client: httpx.AsyncClient) -> None:
     """Every asset the page loads is served from the app with its type, and revalidates."""
     types = {

@@ -187,14 +187,16 @@ def test_tokens_read_either_naming(usage: Any, expected: Any) -> None:
 
 
 def test_since_and_limit_parsing() -> None:
-    """Spans count back from now; naive times are UTC; the rest is a BadRequest."""
+    """Spans count back from now; naive times are UTC; the rest (or an unknown name) is a 400."""
     now = datetime(2025, 1, 2, tzinfo=UTC)
     assert parse_since("90m", now) == now - timedelta(minutes=90)
     assert parse_since("2W", now) == now - timedelta(weeks=2)
     assert parse_since("2025-01-01T10:00:00z") == datetime(2025, 1, 1, 10, tzinfo=UTC)
     assert parse_since("2025-01-01T10:00:00+02:00").utcoffset() == timedelta(hours=2)
-    query = parse_list_query({"limit": " 7 ", "user_id": "u", "agent_id": "", "extra": "x"})
+    query = parse_list_query({"limit": " 7 ", "user_id": "u", "agent_id": ""})
     assert (query.limit, query.user_id, query.agent_id, query.since) == (7, "u", None, None)
+    with pytest.raises(BadRequest, match="'extra': unknown parameter"):
+        parse_list_query({"extra": "x"})
     with pytest.raises(BadRequest, match="limit"):
         parse_list_query({"limit": "1.5"})
     with pytest.raises(BadRequest, match="since"):

@@ -1,0 +1,119 @@
+"""Rows of the SQLite store <-> runs and conversation summaries, and the page cursor."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .._json import dumps, loads
+from .._runs import Run, RunKind, datetime_of_ns, times_ns
+from ._prices import NANO
+from ._query import encode_cursor
+from ._summary import ConversationSummary
+from ._totals import Totals
+
+COLUMNS = (
+    "run_id, parent_run_id, root_run_id, conversation_id, user_id, agent_id, kind, name,"
+    " source, grouping, started_at, ended_at, status, error, model, inputs, outputs, usage,"
+    " metadata"
+)
+
+
+def from_micros(us: int) -> datetime:
+    """The UTC datetime of microseconds since the epoch."""
+    return datetime_of_ns(us * 1000)
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else dumps(value)
+
+
+def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
+    """The `runs` row of a run (columns in `COLUMNS` order).
+
+    Args:
+        run: the run.
+        times: its start and end in microseconds, when known already.
+    """
+    if times is None:
+        start_ns, end_ns = times_ns(run)
+        times = (start_ns // 1000, end_ns // 1000)
+    return (
+        run.run_id,
+        run.parent_run_id,
+        run.root_run_id,
+        run.conversation_id,
+        run.user_id,
+        run.agent_id,
+        run.kind.value,
+        run.name,
+        run.source,
+        run.grouping,
+        times[0],
+        times[1],
+        run.status,
+        run.error,
+        run.model,
+        _json_or_null(run.inputs),
+        _json_or_null(run.outputs),
+        _json_or_null(run.usage),
+        dumps(run.metadata) if run.metadata else None,
+    )
+
+
+def run_of(row: sqlite3.Row) -> Run:
+    """The run of a `runs` row."""
+    return Run(
+        run_id=row["run_id"],
+        parent_run_id=row["parent_run_id"],
+        root_run_id=row["root_run_id"],
+        conversation_id=row["conversation_id"],
+        user_id=row["user_id"],
+        agent_id=row["agent_id"],
+        kind=RunKind(row["kind"]),
+        name=row["name"],
+        source=row["source"],
+        grouping=row["grouping"],
+        started_at=from_micros(row["started_at"]),
+        ended_at=from_micros(row["ended_at"]),
+        status=row["status"],
+        error=row["error"],
+        model=row["model"],
+        inputs=loads(row["inputs"]),
+        outputs=loads(row["outputs"]),
+        usage=loads(row["usage"]),
+        metadata=loads(row["metadata"]) or {},
+    )
+
+
+def summary_of(row: Sequence[Any]) -> ConversationSummary:
+    """The summary of a `conversations` row (columns in `_upkeep.COLUMNS` order)."""
+    totals = Totals.from_row(row)
+    return ConversationSummary(
+        conversation_id=totals.conversation_id,
+        user_id=totals.user_id,
+        agent_id=totals.agent_id,
+        first_at=from_micros(totals.first_at),
+        last_at=from_micros(totals.last_at),
+        run_count=totals.run_count,
+        llm_count=totals.llm_count,
+        inferred=totals.inferred,
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cost=totals.cost_nanos / NANO if totals.priced_count else None,
+        error_count=totals.error_count,
+        first_input=None if totals.first_input is None else totals.first_input[1],
+        last_output=None if totals.last_output is None else totals.last_output[1],
+        tools=tuple(sorted(totals.tools)),
+        metadata={key: entry[1] for key, entry in sorted(totals.metadata.items())},
+    )
+
+
+def next_cursor(page: Sequence[ConversationSummary]) -> str | None:
+    """The `before=` cursor for the page after `page` (None when `page` is empty)."""
+    if not page:
+        return None
+    last = page[-1]
+    return encode_cursor(int(last.last_at.timestamp() * 1_000_000), last.conversation_id)

@@ -1,0 +1,64 @@
+"""A version-1 store (as convtrack 0.1 wrote it) opens, is migrated once, and loses nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from store_support import chat, run, write_v1
+
+from convtrack import RunKind, SQLiteSink
+from convtrack.sinks._summary import summaries
+
+RUNS = [
+    chat("a1", "conv-a", "Where is my order?", "Shipped.", at=0, user_id="alice",
+         usage={"prompt_tokens": 10, "completion_tokens": 2}, model="gpt-4o-mini",
+         source="openai", metadata={"customer_id": "cust-77"}),
+    run("a2", "conv-a", at=2, kind=RunKind.TOOL, name="lookup", status="error", error="E"),
+    run("a3", "conv-a", at=2.5, kind=RunKind.LLM, parent="a1", usage={"input_tokens": 10}),
+    chat("b1", "conv-b", "refund please", "Done.", at=5, user_id="bob"),
+    run("x1", None, at=6),
+]  # fmt: skip
+
+
+def test_v1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    """Opening a version-1 file adds the summaries, metadata and search indexes of its runs."""
+    path = tmp_path / "v1.db"
+    write_v1(path, RUNS)
+    sink = SQLiteSink(path, create=False)
+    assert sink.count() == len(RUNS)
+    assert sink.runs("conv-a") == sorted(RUNS[:3], key=lambda r: r.started_at)
+    assert sink.conversations() == summaries(RUNS)
+    assert [s.conversation_id for s in sink.conversations(metadata={"customer_id": "cust-77"})] == [
+        "conv-a"
+    ]
+    assert [s.conversation_id for s in sink.conversations(text="refund")] == ["conv-b"]
+    assert [s.conversation_id for s in sink.conversations(status="error")] == ["conv-a"]
+    sink.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+
+
+def test_migration_happens_once_and_writes_continue(tmp_path: Path) -> None:
+    """A migrated store reopened is not migrated again; new runs add to the migrated rows."""
+    path = tmp_path / "v1.db"
+    write_v1(path, RUNS)
+    SQLiteSink(path).close()
+    sink = SQLiteSink(path)
+    more = chat("a4", "conv-a", "thanks", "You're welcome.", at=9)
+    sink.export([more])
+    assert sink.conversations() == summaries([*RUNS, more])
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0] == 2
+    sink.close()
+    conn.close()
+
+
+def test_a_reader_migrates_too(tmp_path: Path) -> None:
+    """Opening with create=False (the CLI, the viewer) migrates a version-1 file as well."""
+    path = tmp_path / "v1.db"
+    write_v1(path, RUNS[:1])
+    sink = SQLiteSink(path, create=False)
+    assert [s.conversation_id for s in sink.conversations()] == ["conv-a"]
+    sink.close()

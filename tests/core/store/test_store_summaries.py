@@ -1,0 +1,163 @@
+"""The conversation rows kept at write time equal a recomputation from the runs, whatever
+the batches, their order, and runs exported twice."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_support import chat, run
+
+from convtrack import Run, RunKind, SQLiteSink
+from convtrack.sinks._summary import summaries
+
+KINDS = [RunKind.LLM, RunKind.LLM, RunKind.TOOL, RunKind.CHAIN, RunKind.FUNCTION]
+USAGES = [
+    None,
+    {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+    {"input_tokens": 7, "output_tokens": 2},
+    {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 100},
+]
+MODELS = [None, "gpt-4o-mini", "claude-3-5-haiku-latest", "no-such-model"]
+
+
+@st.composite
+def run_streams(draw: st.DrawFn) -> tuple[list[Run], list[list[Run]]]:
+    """Runs of a few conversations (nested LLM calls included), cut into shuffled batches,
+    some runs sent twice."""
+    runs: list[Run] = []
+    for i in range(draw(st.integers(1, 14))):
+        kind = draw(st.sampled_from(KINDS))
+        parent = draw(st.sampled_from([None, *[r.run_id for r in runs]]))
+        cid = draw(st.sampled_from(["a", "b", "c"]))
+        if parent is not None and draw(st.booleans()):
+            cid = next(r.conversation_id for r in runs if r.run_id == parent) or cid
+        fields = {
+            "kind": kind,
+            "at": draw(st.integers(0, 20)),
+            "duration": draw(st.integers(0, 5)),
+            "parent": parent,
+            "user_id": draw(st.sampled_from([None, "u1", "u2"])),
+            "agent_id": draw(st.sampled_from([None, "bot"])),
+            "status": draw(st.sampled_from(["ok", "ok", "error"])),
+            "grouping": draw(st.sampled_from(["context", "auto-new"])),
+            "usage": draw(st.sampled_from(USAGES)),
+            "model": draw(st.sampled_from(MODELS)),
+            "source": draw(st.sampled_from(["openai", "anthropic", "langchain"])),
+            "metadata": draw(
+                st.sampled_from([{}, {"customer": "c-1"}, {"customer": "c-2", "n": 5}])
+            ),
+            "name": draw(st.sampled_from(["search", "lookup", "chat"])),
+        }
+        if draw(st.booleans()):
+            runs.append(chat(f"r{i}", cid, f"question {i}", f"answer {i}", **fields))
+        else:
+            runs.append(run(f"r{i}", cid, **fields))
+    order = draw(st.permutations(runs))
+    twice = draw(st.lists(st.sampled_from(runs), max_size=3))
+    stream = [*order, *twice]
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=4)))
+    batches = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    return runs, [b for b in batches if b]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=run_streams())
+def test_rows_equal_recomputation(
+    stream: tuple[list[Run], list[list[Run]]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """After any batching and order of the runs, every summary equals `summarise` of them."""
+    runs, batches = stream
+    sink = SQLiteSink(tmp_path_factory.mktemp("store") / "s.db")
+    try:
+        for batch in batches:
+            sink.export(batch)
+        assert sink.conversations(None) == summaries(runs)
+        assert sink.count() == len(runs)
+    finally:
+        sink.close()
+
+
+def test_nested_llm_call_counted_once_whichever_arrives_first(tmp_path: Path) -> None:
+    """An SDK call inside a chat model's run is one call: its tokens count only once."""
+    usage = {"input_tokens": 10, "output_tokens": 4}
+    outer = run("outer", kind=RunKind.LLM, usage=usage, model="gpt-4o-mini", source="openai")
+    inner = run("inner", kind=RunKind.LLM, parent="outer", usage=usage, at=0.5, duration=0.1)
+    for order in ([inner], [outer]), ([outer], [inner]), ([inner, outer],):
+        sink = SQLiteSink(tmp_path / f"{len(order)}-{order[0][0].run_id}.db")
+        for batch in order:
+            sink.export(batch)
+        (summary,) = sink.conversations()
+        assert (summary.llm_count, summary.input_tokens, summary.output_tokens) == (1, 10, 4)
+        assert summary.cost is not None
+        sink.close()
+
+
+def test_totals_previews_tools_and_metadata(tmp_path: Path) -> None:
+    """A summary carries tokens, cost, errors, first input, last answer, tools, metadata."""
+    sink = SQLiteSink(tmp_path / "s.db")
+    sink.export(
+        [
+            chat(
+                "r2", "c1", "and the refund?", "It is on its way.", at=10,
+                usage={"prompt_tokens": 1000, "completion_tokens": 100},
+                model="gpt-4o-mini", source="openai", metadata={"customer_id": "cust-77"},
+            ),
+            chat(
+                "r1", "c1", "Where is my order?", "It shipped.", at=0,
+                usage={"input_tokens": 50, "output_tokens": 5}, model="unknown-model",
+                metadata={"customer_id": "cust-1", "plan": "pro"},
+            ),
+            run("t1", "c1", kind=RunKind.TOOL, name="lookup_order", at=5, status="error",
+                error="TimeoutError"),
+        ]
+    )  # fmt: skip
+    (s,) = sink.conversations()
+    assert (s.input_tokens, s.output_tokens, s.error_count) == (1050, 105, 1)
+    assert s.cost == pytest.approx(0.00021)  # gpt-4o-mini only: the unknown model adds nothing
+    assert (s.first_input, s.last_output) == ("Where is my order?", "It is on its way.")
+    assert s.tools == ("lookup_order",)
+    assert s.metadata == {"customer_id": "cust-77", "plan": "pro"}
+    sink.close()
+
+
+def test_unknown_model_has_no_cost(tmp_path: Path) -> None:
+    """A conversation whose models have no known price has cost None, not 0."""
+    sink = SQLiteSink(tmp_path / "s.db")
+    sink.export([chat("r1", "c1", "q", "a", usage={"input_tokens": 5}, model="my-own-model")])
+    assert sink.conversations()[0].cost is None
+    sink.close()
+
+
+def _write_half(path: str, runs: list[Run]) -> None:
+    sink = SQLiteSink(path)
+    for i in range(0, len(runs), 7):
+        sink.export(runs[i : i + 7])
+    sink.close()
+
+
+def test_two_processes_writing_at_once(tmp_path: Path) -> None:
+    """Two processes exporting runs of the same conversations at once leave exact summaries."""
+    runs = []
+    for n in range(120):
+        cid = f"c{n % 9}"
+        if n % 3 == 0:
+            runs.append(chat(f"r{n}", cid, f"q{n}", f"a{n}", at=n, usage={"input_tokens": n}))
+        else:
+            runs.append(run(f"r{n}", cid, at=n, kind=RunKind.LLM, parent=f"r{n - n % 3}"))
+    path = str(tmp_path / "shared.db")
+    SQLiteSink(path).close()
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_half, args=(path, runs[start::2])) for start in (0, 1)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [w.exitcode for w in writers] == [0, 0]
+    sink = SQLiteSink(path)
+    assert sink.count() == len(runs)
+    assert sink.conversations(None) == summaries(runs)
+    sink.close()
