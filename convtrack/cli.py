@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._serialize import run_to_dict
+from ._setup import DEFAULT_DB
+from ._text import printable
 from .sinks import DatabaseError, SQLiteSink, next_cursor
 from .sinks._query import metadata_from_text
 from .sinks._times import parse_time
@@ -23,15 +24,6 @@ if TYPE_CHECKING:
 
     from ._runs import Run
     from .sinks import ConversationSummary
-
-DEFAULT_DB = "convtrack.db"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """`text` with C0 and C1 control characters shown escaped (`\\x1b`): a terminal never
-    receives an escape sequence from the store."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def plain(text: str, style: str = "") -> Text:
