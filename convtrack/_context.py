@@ -111,6 +111,22 @@ def root_conversation(
     return conv
 
 
+# The conversation the last LLM call made in this context joined (set as its run starts).
+_LAST_LLM: ContextVar[str | None] = ContextVar("convtrack.last_llm_conversation", default=None)
+note_llm_conversation = _LAST_LLM.set
+
+
+def last_conversation_id() -> str | None:
+    """The conversation the last LLM call made in this context joined, or None.
+
+    Automatically grouped calls included: after `client.chat.completions.create(...)` an app
+    can show the conversation, link to it or attach feedback without asking the store. Set
+    when an LLM run starts (so also while its stream is being read), in the caller's context:
+    a call made in another thread or task does not change it here.
+    """
+    return _LAST_LLM.get()
+
+
 def new_conversation_id() -> str:
     """Return a new conversation id: a uuid7 string (time-ordered)."""
     return str(uuid7())

@@ -10,7 +10,7 @@ from dataclasses import MISSING
 from typing import Any
 
 from . import _config
-from ._context import ReadOnlyMetadata
+from ._context import ReadOnlyMetadata, note_llm_conversation
 from ._handle import _CURRENT_RUN, RunHandle
 from ._resolve import Decision, inherited
 from ._runs import Run, RunKind, datetime_of_ns
@@ -120,6 +120,8 @@ def start_run(
     )
     if messages is not None:
         run._request = (list(messages), system)
+    if run.kind is RunKind.LLM and decision.conversation_id is not None:
+        note_llm_conversation(decision.conversation_id)
     return run
 
 

@@ -8,13 +8,14 @@ import pytest
 
 import convtrack
 from convtrack import _guard
-from convtrack._context import get_raw
+from convtrack._context import get_raw, note_llm_conversation
 
 
 @pytest.fixture(autouse=True)
 def _clean_convtrack() -> Iterator[None]:
     """Reset convtrack's global state around each test."""
     assert get_raw() is None, "a previous test leaked a conversation"
+    note_llm_conversation(None)  # what a previous test's LLM calls joined
     _guard._reset_for_tests()
     yield
     convtrack.shutdown()
