@@ -11,6 +11,7 @@ from __future__ import annotations
 from convtrack.grouping._canonical import canonical_bytes, canonical_message
 from convtrack.grouping._grouper import ConversationGrouper, Resolution
 from convtrack.grouping._items import chat_messages
+from convtrack.grouping._roles import role_name
 from convtrack.grouping._store import AsyncStore, MemoryStore, Store, StoreHit
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "canonical_bytes",
     "canonical_message",
     "chat_messages",
+    "role_name",
 ]

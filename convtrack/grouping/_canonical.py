@@ -37,20 +37,10 @@ from typing import Any
 
 from convtrack.grouping._encode import dump_model, encode_value
 from convtrack.grouping._items import item_message
+from convtrack.grouping._roles import LANGCHAIN_TYPES, ROLE_ALIASES
 
-_ROLE_ALIASES = {"human": "user", "ai": "assistant"}
-_LANGCHAIN_TYPES = {
-    "human": "user",
-    "ai": "assistant",
-    "system": "system",
-    "tool": "tool",
-    "function": "function",
-    "HumanMessageChunk": "user",
-    "AIMessageChunk": "assistant",
-    "SystemMessageChunk": "system",
-    "ToolMessageChunk": "tool",
-    "FunctionMessageChunk": "function",
-}
+_ROLE_ALIASES = ROLE_ALIASES
+_LANGCHAIN_TYPES = LANGCHAIN_TYPES
 _TEXT_TYPES = frozenset({"text", "input_text", "output_text"})
 _TOOL_USE_TYPES = frozenset({"tool_use", "tool_call"})
 _DROPPED_PART_KEYS = frozenset({"cache_control"})

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._json import dumps
+from ..grouping._roles import ROLE_ALIASES, role_name
 
-_ROLE_ALIASES = {"human": "user", "ai": "assistant", "model": "assistant"}
 _TEXT_PART_TYPES = {"text", "input_text", "output_text"}
 
 
@@ -18,7 +18,7 @@ def role_of(message: Any, default: str = "message") -> str:
     """The role of a chat message dict (`user`, `assistant`, `system`, `tool`, ...)."""
     if type(message) is dict:
         role = message.get("role")
-        if type(role) is str and role and role not in _ROLE_ALIASES:
+        if type(role) is str and role and role not in ROLE_ALIASES:
             return role
     if not isinstance(message, Mapping):
         return default
@@ -27,7 +27,7 @@ def role_of(message: Any, default: str = "message") -> str:
         role = message.get("type")  # LangChain's serialised messages
     if not isinstance(role, str) or not role:
         return default
-    return _ROLE_ALIASES.get(role, role)
+    return role_name(role)
 
 
 def message_text(message: Any) -> str:

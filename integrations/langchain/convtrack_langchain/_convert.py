@@ -21,22 +21,13 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.prompt_values import PromptValue
 
+from convtrack.grouping import role_name
 from convtrack.instrumentation import report, to_jsonable
 
 _MAX_DEPTH = 12
 _PRIMITIVES = (str, int, float, bool)
 _SIMPLE_ROLES = frozenset({"user", "system"})
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-_ROLES = {
-    "human": "user",
-    "ai": "assistant",
-    "system": "system",
-    "tool": "tool",
-    "AIMessageChunk": "assistant",
-    "HumanMessageChunk": "user",
-    "SystemMessageChunk": "system",
-    "ToolMessageChunk": "tool",
-}
 # LangChain run metadata that describes the call, not the application: kept out of runs.
 _SKIPPED_METADATA = frozenset({"lc_versions", "ls_integration"})
 
@@ -44,7 +35,7 @@ _SKIPPED_METADATA = frozenset({"lc_versions", "ls_integration"})
 def message(value: BaseMessage) -> dict[str, Any]:
     """One LangChain message as an OpenAI-style dict (`role`, `content`, `tool_calls`...)."""
     content = value.content
-    role = _ROLES.get(value.type)
+    role = role_name(value.type)
     if isinstance(content, str):  # the common case, fast (no pydantic dump)
         if role in _SIMPLE_ROLES or (
             role == "assistant" and isinstance(value, AIMessage) and not value.tool_calls
