@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -52,13 +53,37 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("lifespan", ["on", "off"])
-def test_sigterm_mid_load_loses_no_answered_request(tmp_path: Path, lifespan: str) -> None:
-    """With the lifespan (the middleware flushes) or without it (the SIGTERM handler does)."""
+SERVERS = {
+    # with the lifespan, the middleware flushes; without it, the SIGTERM handler does
+    "uvicorn, lifespan on": ["-m", "uvicorn", "app:app", "--lifespan", "on", "--port"],
+    "uvicorn, lifespan off": ["-m", "uvicorn", "app:app", "--lifespan", "off", "--port"],
+    # each worker: the lifespan; with --preload, convtrack was configured before the fork
+    "gunicorn --preload, 2 uvicorn workers": [
+        "-m",
+        "gunicorn",
+        "app:app",
+        "--preload",
+        "-w",
+        "2",
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "--graceful-timeout",
+        "20",
+        "-b",
+    ],
+}
+
+
+@pytest.mark.parametrize("server_args", SERVERS.values(), ids=SERVERS.keys())
+def test_sigterm_mid_load_loses_no_answered_request(tmp_path: Path, server_args: list[str]) -> None:
+    """Every request answered while the server stops on SIGTERM has its run in the store."""
+    if "gunicorn" in server_args and importlib.util.find_spec("uvicorn_worker") is None:
+        pytest.skip("gunicorn with uvicorn workers is not installed")
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     port = _free_port()
+    bind = f"127.0.0.1:{port}" if "gunicorn" in server_args else str(port)
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--lifespan", lifespan],
+        [sys.executable, *server_args, bind],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
