@@ -126,6 +126,25 @@ def test_totals_previews_tools_and_metadata(tmp_path: Path) -> None:
     sink.close()
 
 
+def test_odd_metadata_is_summarised_like_the_recomputation(tmp_path: Path) -> None:
+    """Metadata with number keys, tuples, sets, bytes and huge numbers summarise alike."""
+    odd = {7: "seven", "t": (1, 2), "s": {3}, "b": b"\xff", "big": 2**80, "nested": {"a": [1]}}
+    runs = [chat("r1", "c1", "q", "a", metadata=odd), run("r2", "c1", at=3, metadata={7: 8})]
+    sink = SQLiteSink(tmp_path / "s.db")
+    sink.export(runs)
+    (summary,) = sink.conversations()
+    assert summary == summaries(runs)[0]
+    assert summary.metadata == {
+        "7": 8,
+        "b": "\\xff",
+        "big": str(2**80),
+        "nested": {"a": [1]},
+        "s": [3],
+        "t": [1, 2],
+    }
+    sink.close()
+
+
 def test_unknown_model_has_no_cost(tmp_path: Path) -> None:
     """A conversation whose models have no known price has cost None, not 0."""
     sink = SQLiteSink(tmp_path / "s.db")
