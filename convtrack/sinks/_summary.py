@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from .._guard import report
-from .._json import dumps, to_jsonable
+from .._json import dumps, loads, to_jsonable
 from .._runs import Run, RunKind, times_ns
 from ._prices import NANO, cost_nanos
 from ._text import answer_text, as_text, input_messages, message_text, role_of
@@ -81,11 +81,20 @@ def metadata_text(value: Any) -> str | None:
     return text if len(text) <= MAX_METADATA_VALUE else None
 
 
+def metadata_name(name: Any) -> str:
+    """A metadata key as JSON keeps it (a number or other key as its text)."""
+    if type(name) is str:
+        return name
+    found: str = next(iter(loads(dumps({name: None}))))
+    return found
+
+
 def _pairs(metadata: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     found = []
-    for key, value in metadata.items():
+    for raw, value in metadata.items():
         text = metadata_text(value)
-        if isinstance(key, str) and len(key) <= MAX_METADATA_KEY and text is not None:
+        key = metadata_name(raw)
+        if key and len(key) <= MAX_METADATA_KEY and text is not None:
             found.append((key, text))
     return tuple(found)
 
@@ -174,7 +183,8 @@ def summarise(conversation_id: str, runs: Iterable[Run]) -> ConversationSummary:
     metadata: dict[str, tuple[str, Any]] = {}
     for run in runs:
         key = order_key(times_ns(run)[0] // 1000, run.run_id)
-        for name, value in run.metadata.items():
+        for raw, value in run.metadata.items():
+            name = metadata_name(raw)
             if name not in metadata or metadata[name][0] < key:
                 metadata[name] = (key, to_jsonable(value))
     users = [r.user_id for r in runs if r.user_id is not None]

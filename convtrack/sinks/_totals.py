@@ -8,7 +8,7 @@ from typing import Any
 
 from .._json import dumps, loads
 from .._runs import Run, RunKind
-from ._summary import RunFacts, order_key
+from ._summary import RunFacts, metadata_name, order_key
 
 _INFERRED = ("auto-matched", "auto-new")
 COLUMNS = (
@@ -152,7 +152,8 @@ class Totals:
         if run.metadata:
             key = (start, run.run_id)
             known = self.metadata
-            for name, value in run.metadata.items():
+            for raw, value in run.metadata.items():
+                name = metadata_name(raw)
                 if name not in known or known[name][0] < key:
                     known[name] = (key, value)
 

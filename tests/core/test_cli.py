@@ -15,6 +15,7 @@ from convtrack_demo import run_demo
 
 from convtrack import Run, RunKind, SQLiteSink
 from convtrack.cli import main
+from convtrack.sinks._prices import prices_available
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +124,7 @@ def test_conversations_filters_and_totals(
         assert "conv-refund" in out
         assert "conv-other" not in out
         assert "1,500" in out  # tokens
-        assert "$0.00036" in out  # cost
+        assert ("$0.00036" if prices_available() else " - ") in out  # cost
     assert main(["conversations", "--db", str(db), "--limit", "1"]) == 0
     out = capsys.readouterr().out
     assert "conv-other" in out

@@ -63,6 +63,7 @@ def test_without_genai_prices_every_cost_is_none(tmp_path: Path, no_price_tables
     sink.close()
 
 
+@pytest.mark.skipif(not _prices.prices_available(), reason="genai-prices needs Python >= 3.11")
 @pytest.mark.parametrize(
     ("model", "source", "priced"),
     [

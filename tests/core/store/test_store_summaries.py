@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from store_support import chat, run
 
 from convtrack import Run, RunKind, SQLiteSink
+from convtrack.sinks._prices import prices_available
 from convtrack.sinks._summary import summaries
 
 KINDS = [RunKind.LLM, RunKind.LLM, RunKind.TOOL, RunKind.CHAIN, RunKind.FUNCTION]
@@ -92,7 +93,7 @@ def test_nested_llm_call_counted_once_whichever_arrives_first(tmp_path: Path) ->
             sink.export(batch)
         (summary,) = sink.conversations()
         assert (summary.llm_count, summary.input_tokens, summary.output_tokens) == (1, 10, 4)
-        assert summary.cost is not None
+        assert (summary.cost is not None) is prices_available()
         sink.close()
 
 
@@ -117,10 +118,30 @@ def test_totals_previews_tools_and_metadata(tmp_path: Path) -> None:
     )  # fmt: skip
     (s,) = sink.conversations()
     assert (s.input_tokens, s.output_tokens, s.error_count) == (1050, 105, 1)
-    assert s.cost == pytest.approx(0.00021)  # gpt-4o-mini only: the unknown model adds nothing
+    # gpt-4o-mini only: the unknown model adds nothing (no price tables: no cost at all)
+    assert s.cost == (pytest.approx(0.00021) if prices_available() else None)
     assert (s.first_input, s.last_output) == ("Where is my order?", "It is on its way.")
     assert s.tools == ("lookup_order",)
     assert s.metadata == {"customer_id": "cust-77", "plan": "pro"}
+    sink.close()
+
+
+def test_odd_metadata_is_summarised_like_the_recomputation(tmp_path: Path) -> None:
+    """Metadata with number keys, tuples, sets, bytes and huge numbers summarise alike."""
+    odd = {7: "seven", "t": (1, 2), "s": {3}, "b": b"\xff", "big": 2**80, "nested": {"a": [1]}}
+    runs = [chat("r1", "c1", "q", "a", metadata=odd), run("r2", "c1", at=3, metadata={7: 8})]
+    sink = SQLiteSink(tmp_path / "s.db")
+    sink.export(runs)
+    (summary,) = sink.conversations()
+    assert summary == summaries(runs)[0]
+    assert summary.metadata == {
+        "7": 8,
+        "b": "\\xff",
+        "big": str(2**80),
+        "nested": {"a": [1]},
+        "s": [3],
+        "t": [1, 2],
+    }
     sink.close()
 
 
