@@ -36,7 +36,7 @@ class RunHandle:
 
     # these live in slots, outside the `__dict__` that becomes the Run's: the decision, and
     # for a chat call started with its messages, (messages, system) to remember at the end
-    __slots__ = ("__dict__", "_request", "decision")
+    __slots__ = ("__dict__", "_end_ns", "_held", "_request", "_start_ns", "decision")
     _request: tuple[list[Any], Any]
 
     # the Run's defaults (read here until set on the instance)
@@ -46,8 +46,6 @@ class RunHandle:
     inputs: Any = None
     outputs: Any = None
     usage: Mapping[str, Any] | None = None
-    _end_ns = 0
-    _held = False
 
     def __init__(
         self,
@@ -76,6 +74,8 @@ class RunHandle:
         self.decision = decision
         self.metadata = metadata
         self._start_ns = _time_ns()
+        self._end_ns = 0
+        self._held = False
         if inputs is not None:
             self.inputs = inputs
         if model is not None:
@@ -217,7 +217,7 @@ class RunHandle:
         """Emit a run ended with `hold=True` (once; nothing for any other run)."""
         if not self._held:
             return
-        del self._held  # back to the class default: the Run's fields hold no `_held`
+        self._held = False
         recorder = _config.current
         if recorder is not None:
             recorder.emit(self)

@@ -128,16 +128,19 @@ def start_run(
 def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
     """The frozen Runs of ended handles: the one way a `Run` is made from a handle.
 
-    Every field is set, in the dataclass's order, so that `vars()` and `dataclasses` see the
-    same fields on every `Run` however it was made; metadata is read-only; without
+    Each Run takes over its handle's `__dict__` (no copy), completed with every field the
+    handle left at its default and the two datetimes, so that `vars()` and `dataclasses` see
+    the same fields on every `Run` however it was made; metadata is read-only; without
     `capture_content` inputs and outputs are dropped. Runs on the dispatcher thread.
     """
     runs = []
     for active in ended:
-        source = active.__dict__
-        fields = {name: source.get(name, default) for name, default in _FIELDS}
-        fields["started_at"] = datetime_of_ns(source["_start_ns"])
-        fields["ended_at"] = datetime_of_ns(source["_end_ns"])
+        fields = active.__dict__  # taken over as it is: an emitted handle never changes again
+        for name, default in _DEFAULTS:
+            if name not in fields:
+                fields[name] = default
+        fields["started_at"] = datetime_of_ns(active._start_ns)
+        fields["ended_at"] = datetime_of_ns(active._end_ns)
         if not capture_content:
             fields["inputs"] = fields["outputs"] = None
         metadata = fields["metadata"]
@@ -149,10 +152,11 @@ def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
     return runs
 
 
-# The Run's fields in order, each with the value a handle that never set it stands for.
-_FIELDS: list[tuple[str, Any]] = [
+# The Run's fields that have a default, with the value a handle that never set one stands for.
+_DEFAULTS: list[tuple[str, Any]] = [
     (f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
     for f in dataclasses.fields(Run)
+    if f.default is not MISSING or f.default_factory is not MISSING
 ]
 
 
