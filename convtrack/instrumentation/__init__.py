@@ -29,7 +29,7 @@ from .._guard import missing_dependency, report
 from .._handle import RunHandle, current_run
 from .._json import dumps, to_jsonable
 from .._patch import Patches, Target
-from .._resolve import Decision, Grouping, adecide, aremember, decide, remember
+from .._resolve import Decision, Grouping, adecide, aremember, decide, inherited, remember
 from .._runs import Run, RunKind, format_error, nested_llm_run_ids, ns_of, times_ns
 from .._start import NULL_RUN, NullRun
 from .._start import start_run as _start_run
@@ -89,20 +89,33 @@ def start_run(
         if parent is _CURRENT:
             parent = current_run()
         if decision is None:
-            decision = decide(
-                parent=parent,
-                conversation_id=conversation_id,
-                user_id=user_id,
-                agent_id=agent_id,
-                messages=messages,
-                system=system,
-            )
+            decision = _decision(parent, conversation_id, user_id, agent_id, messages, system)
         return _started(
             kind, name, source, model, inputs, metadata, messages, system, parent, run_id, decision
         )
     except Exception as exc:
         report(f"{source}: starting a run", exc)
         return NULL_RUN
+
+
+def _decision(
+    parent: RunHandle | None,
+    conversation_id: str | None,
+    user_id: str | None,
+    agent_id: str | None,
+    messages: Sequence[Any] | None,
+    system: Any,
+) -> Decision:
+    if conversation_id is None and user_id is None and agent_id is None and messages is None:
+        return inherited(parent)  # what decide() answers here, memoised (bench_asgi.py, recorded)
+    return decide(
+        parent=parent,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        agent_id=agent_id,
+        messages=messages,
+        system=system,
+    )
 
 
 async def astart_run(
