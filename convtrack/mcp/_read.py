@@ -206,7 +206,12 @@ class Reader:
             raise ValueError(f"conversation_id: no conversation {conversation_id!r:.200}")
         head: dict[str, Any] = {"conversation_id": conversation_id}
         if position == (0, 0):
-            head["summary"] = conversation_row(summarise(conversation_id, runs[:MAX_RUNS]))
+            summary = conversation_row(summarise(conversation_id, runs[:MAX_RUNS]))
+            if len(dumps(summary)) > budget // 2:  # a small budget: the counts, not the texts
+                for name in ("first_input", "last_answer", "metadata", "tools"):
+                    del summary[name]
+                summary["trimmed"] = True
+            head["summary"] = summary
             if len(runs) > MAX_RUNS:
                 head["note"] = f"only the first {MAX_RUNS} runs are shown"
         turns, items = transcript_items(runs[:MAX_RUNS])

@@ -49,7 +49,7 @@ def long_conversation() -> list[Run]:
     history: list[dict[str, Any]] = [{"role": "system", "content": "You are a support bot."}]
     for turn in range(TURNS):
         root = f"turn-{turn}"
-        question = f"question {turn}: " + ("why is my parcel late? \"quoted\"\n" * 40)
+        question = f"question {turn}: " + ('why is my parcel late? "quoted"\n' * 40)
         history.append({"role": "user", "content": question})
         call = {
             "id": f"call-{turn}",
