@@ -41,7 +41,7 @@ def decode(tool: str, query: Mapping[str, Any], cursor: Any) -> Any:
     if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR or cursor.count(".") != 1:
         raise ValueError("cursor: not a cursor this server gave (edited or cut?)")
     body, mac = cursor.split(".")
-    if not hmac.compare_digest(mac, _digest(body.encode(), 12)):
+    if not hmac.compare_digest(mac.encode(), _digest(body.encode(), 12).encode()):
         raise ValueError("cursor: not a cursor this server gave (edited or cut?)")
     try:
         question, position = loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

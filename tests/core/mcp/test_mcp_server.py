@@ -212,6 +212,7 @@ BAD_ARGUMENTS = [
     ("get_conversation", {"conversation_id": LONG, "max_chars": -5}, "max_chars"),
     ("get_conversation", {"conversation_id": LONG, "max_chars": 10**12}, "max_chars"),
     ("get_conversation", {"conversation_id": LONG, "cursor": "abc.def"}, "cursor"),
+    ("search_runs", {"cursor": "abc.d\u00e9f"}, "cursor"),
     ("search_conversations", {"limit": 10**9}, "limit"),
     ("search_conversations", {"limit": 0}, "limit"),
     ("search_conversations", {"status": "weird"}, "status"),
