@@ -8,9 +8,9 @@ Work is bounded: at most `MAX_LIMIT` rows a page, `MAX_RUNS` runs of one convers
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .._json import dumps
 from .._runs import Run
@@ -30,6 +30,7 @@ DEFAULT_CHARS = 20_000
 MIN_CHARS = 1_000
 MAX_CHARS = 200_000
 MAX_RUNS = 5_000  # runs of one conversation read for its transcript
+T = TypeVar("T")
 _BIG_FIELDS = ("error", "usage", "metadata", "outputs", "inputs")
 
 
@@ -96,95 +97,54 @@ class Reader:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def search_conversations(
+    def _search(
         self,
-        *,
-        user_id: Any = None,
-        agent_id: Any = None,
-        metadata: Any = None,
-        text: Any = None,
-        status: Any = None,
-        since: Any = None,
-        until: Any = None,
-        limit: Any = None,
-        cursor: Any = None,
-    ) -> dict[str, Any]:
-        """Conversations, the most recently active first, and the cursor of the next page."""
-        size = _limit(limit)
-        query = _query(
-            user_id=user_id,
-            agent_id=agent_id,
-            metadata=metadata,
-            text=text,
-            status=status,
-            since=since,
-            until=until,
+        tool: str,
+        fetch: Callable[..., Sequence[T]],
+        cursor_of: Callable[[Sequence[T]], str | None],
+        row: Callable[[T], dict[str, Any]],
+        filters: dict[str, Any],
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of `fetch(limit, **filters)` as rows, and the cursor of the next one."""
+        size = _limit(filters.pop("limit", None))
+        cursor = filters.pop("cursor", None)
+        query = _query(**filters)
+        before = None if cursor is None else _cursor.decode(tool, query, cursor)
+        times = {name: _time(name, filters.get(name)) for name in ("since", "until")}
+        found = fetch(size + 1, **{**filters, **times}, before=before)
+        shown = found[:size]
+        more = len(found) > size
+        return [row(item) for item in shown], (
+            _cursor.encode(tool, query, cursor_of(shown)) if more else None
         )
-        before = None if cursor is None else _cursor.decode("search_conversations", query, cursor)
-        summaries = self.store.conversations(
-            size + 1,
-            user_id=user_id,
-            agent_id=agent_id,
-            metadata=metadata,
-            text=text,
-            status=status,
-            since=_time("since", since),
-            until=_time("until", until),
-            before=before,
-        )
-        shown = summaries[:size]
-        more = len(summaries) > size
-        return {
-            "conversations": [conversation_row(s) for s in shown],
-            "next_cursor": _cursor.encode("search_conversations", query, next_cursor(shown))
-            if more
-            else None,
-        }
 
-    def search_runs(
-        self,
-        *,
-        conversation_id: Any = None,
-        kind: Any = None,
-        status: Any = None,
-        model: Any = None,
-        metadata: Any = None,
-        text: Any = None,
-        since: Any = None,
-        limit: Any = None,
-        cursor: Any = None,
-    ) -> dict[str, Any]:
-        """Runs, the most recently started first, and the cursor of the next page."""
-        size = _limit(limit)
-        query = _query(
-            conversation_id=conversation_id,
-            kind=kind,
-            status=status,
-            model=model,
-            metadata=metadata,
-            text=text,
-            since=since,
+    def search_conversations(self, **filters: Any) -> dict[str, Any]:
+        """Conversations, the most recently active first, and the cursor of the next page.
+
+        Args:
+            **filters: user_id, agent_id, metadata, text, status, since, until (text: ISO
+                8601 or a span such as 2h), limit, cursor.
+        """
+        rows, following = self._search(
+            "search_conversations",
+            self.store.conversations,
+            next_cursor,
+            conversation_row,
+            filters,
         )
-        before = None if cursor is None else _cursor.decode("search_runs", query, cursor)
-        runs = self.store.search_runs(
-            size + 1,
-            conversation_id=conversation_id,
-            kind=kind,
-            status=status,
-            model=model,
-            metadata=metadata,
-            text=text,
-            since=_time("since", since),
-            before=before,
+        return {"conversations": rows, "next_cursor": following}
+
+    def search_runs(self, **filters: Any) -> dict[str, Any]:
+        """Runs, the most recently started first, and the cursor of the next page.
+
+        Args:
+            **filters: conversation_id, kind, status, model, metadata, text, since, limit,
+                cursor.
+        """
+        rows, following = self._search(
+            "search_runs", self.store.search_runs, next_run_cursor, run_row, filters
         )
-        shown = runs[:size]
-        more = len(runs) > size
-        return {
-            "runs": [run_row(run) for run in shown],
-            "next_cursor": _cursor.encode("search_runs", query, next_run_cursor(shown))
-            if more
-            else None,
-        }
+        return {"runs": rows, "next_cursor": following}
 
     def get_conversation(
         self, conversation_id: Any, *, max_chars: Any = None, cursor: Any = None

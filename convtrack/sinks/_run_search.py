@@ -7,19 +7,18 @@ where the next one starts (a cursor of another order or of `conversations()` is 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from .._json import dumps, loads
+from .._json import dumps
 from .._runs import Run, RunKind, times_ns
-from ._query import MAX_ID, MAX_TEXT, STATUSES, Filters, _mac, metadata_pairs, micros
+from ._query import MAX_TEXT, STATUSES, Filters, _text, metadata_pairs, micros
 from ._rows import COLUMNS, run_of
+from ._signed import sign, unsign
 
 RUN_KINDS = tuple(kind.value for kind in RunKind)
+_KEY = b"convtrack runs cursor v1"  # a checksum against edited cursors, not a secret
 _NEWEST, _OLDEST = "runs-newest", "runs-oldest"
 # A run's metadata value as the metadata index writes it (`_summary.metadata_text`).
 _METADATA = (
@@ -34,22 +33,9 @@ _TEXT = (
 )
 
 
-def _string(name: str, value: Any, limit: int = MAX_ID) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected a string, got {type(value).__name__}")
-    if len(value) > limit:
-        raise ValueError(f"{name}: longer than {limit} characters")
-    return value
-
-
 def encode_run_cursor(run: Run, oldest_first: bool = False) -> str:
     """The `before=` cursor that continues after `run` in this order."""
-    start_us = times_ns(run)[0] // 1000
-    order = _OLDEST if oldest_first else _NEWEST
-    body = base64.urlsafe_b64encode(dumps([order, start_us, run.run_id]).encode()).decode()
-    return body.rstrip("=") + "." + _mac(body.rstrip("="))
+    return sign(_KEY, [_OLDEST if oldest_first else _NEWEST, times_ns(run)[0] // 1000, run.run_id])
 
 
 def decode_run_cursor(cursor: Any, oldest_first: bool = False) -> tuple[int, str]:
@@ -59,14 +45,9 @@ def decode_run_cursor(cursor: Any, oldest_first: bool = False) -> tuple[int, str
         ValueError: not a runs cursor of this order (edited, cut, or from another query).
     """
     bad = ValueError("before: not a cursor from a previous page of runs (edited or cut?)")
-    if not isinstance(cursor, str) or len(cursor) > 4 * MAX_ID or cursor.count(".") != 1:
-        raise bad
-    body, mac = cursor.split(".")
-    if not hmac.compare_digest(mac.encode(), _mac(body).encode()):
-        raise bad
     try:
-        order, start_us, run_id = loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (binascii.Error, ValueError, TypeError):
+        order, start_us, run_id = unsign(_KEY, cursor)
+    except (ValueError, TypeError):
         raise bad from None
     if order != (_OLDEST if oldest_first else _NEWEST):
         raise bad
@@ -101,7 +82,7 @@ def run_filters(
     found = Filters()
     where, params = found.where, found.params
     for column, value in (("conversation_id", conversation_id), ("model", model)):
-        if _string(column, value) is not None:
+        if _text(column, value) is not None:
             where.append(f"r.{column} = ?")
             params.append(value)
     if kind is not None:
@@ -124,7 +105,7 @@ def run_filters(
         for key, value in metadata_pairs(metadata):
             where.append(_METADATA)
             params.extend((key, value))
-    needle = _string("text", text, MAX_TEXT)
+    needle = _text("text", text, MAX_TEXT)
     if needle is not None and needle.strip():
         as_json = dumps(needle)[1:-1]  # inputs and outputs are stored as JSON text
         where.append(_TEXT)
@@ -165,7 +146,7 @@ def find_run(conn: sqlite3.Connection, run_id: Any) -> Run | None:
     Raises:
         ValueError: an id that is not a string or is too long.
     """
-    if _string("run_id", run_id) is None:
+    if _text("run_id", run_id) is None:
         raise ValueError("run_id: expected a string, got None")
     row = conn.execute(f"SELECT {COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     return None if row is None else run_of(row)
