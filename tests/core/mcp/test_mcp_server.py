@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -235,6 +236,15 @@ async def test_http_bad_arguments_are_tool_errors(http_url: str) -> None:
         for tool, arguments, message in BAD_ARGUMENTS:
             assert message in await error(session, tool, **arguments), (tool, arguments)
         assert (await call(session, "search_conversations", limit=1))["conversations"]
+
+
+def test_http_refuses_another_host_name(http_url: str) -> None:
+    """On loopback the HTTP transport answers only requests naming a loopback host (DNS
+    rebinding: a web page cannot read the conversations)."""
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"host": "evil.example", "accept": "application/json, text/event-stream"}
+    answer = httpx.post(http_url, json=ping, headers=headers)
+    assert answer.status_code in (400, 403, 421)
 
 
 async def test_stdio_refuses_a_cursor_from_another_query(db: Path) -> None:
