@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -14,6 +14,7 @@ from ._serialize import run_to_dict
 from ._setup import DEFAULT_DB
 from ._text import printable
 from .sinks import DatabaseError, SQLiteSink, next_cursor
+from .sinks._dataset import chat_record, iter_conversations
 from .sinks._query import metadata_from_text
 from .sinks._times import parse_time
 from .sinks._usage import tokens_of
@@ -91,22 +92,29 @@ def _time(text: str | None, name: str) -> datetime | None:
         raise SystemExit(f"convtrack: {exc}") from None
 
 
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The store filters given on the command line (`--user`, `--metadata`, ...).
+
+    Raises:
+        ValueError: a metadata filter that is not KEY=VALUE.
+    """
+    return {
+        "user_id": args.user,
+        "agent_id": args.agent,
+        "since": _time(args.since, "--since"),
+        "until": _time(args.until, "--until"),
+        "query": args.query,
+        "metadata": metadata_from_text(args.metadata or []),
+        "text": args.text,
+        "status": args.status,
+    }
+
+
 def _cmd_conversations(args: argparse.Namespace) -> int:
     console = _console()
     store = _open(args.db)
     try:
-        summaries = store.conversations(
-            limit=args.limit,
-            user_id=args.user,
-            agent_id=args.agent,
-            since=_time(args.since, "--since"),
-            until=_time(args.until, "--until"),
-            query=args.query,
-            metadata=metadata_from_text(args.metadata or []),
-            text=args.text,
-            status=args.status,
-            before=args.before,
-        )
+        summaries = store.conversations(limit=args.limit, before=args.before, **_filters(args))
     except ValueError as exc:
         raise SystemExit(f"convtrack: {printable(str(exc))}") from None
     finally:
@@ -203,17 +211,38 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     store = _open(args.db)
     try:
+        filters = _filters(args)
+        every_run = args.format == "jsonl" and not any(filters.values()) and args.limit is None
+        if not every_run:
+            next(iter_conversations(store, limit=1, **filters), None)  # a bad filter: say so now
         if args.output == "-":
-            _write_jsonl(store, sys.stdout, progress=False)
+            _export(store, args, filters, sys.stdout, progress=False, every_run=every_run)
         else:
             with Path(args.output).open("w", encoding="utf-8") as out:
-                _write_jsonl(store, out, progress=True)
+                _export(store, args, filters, out, progress=True, every_run=every_run)
+    except ValueError as exc:
+        raise SystemExit(f"convtrack: {printable(str(exc))}") from None
     finally:
         store.close()
     return 0
 
 
-def _write_jsonl(store: SQLiteSink, out: TextIO, *, progress: bool) -> None:
+def _export(
+    store: SQLiteSink,
+    args: argparse.Namespace,
+    filters: dict[str, Any],
+    out: TextIO,
+    *,
+    progress: bool,
+    every_run: bool,
+) -> None:
+    if every_run:
+        _write_jsonl(store, out, progress)
+    else:
+        _write_filtered(store, args, filters, out, progress)
+
+
+def _write_jsonl(store: SQLiteSink, out: TextIO, progress: bool) -> None:
     runs: Iterable[Run] = store.iter_runs()
     total = store.count()
     if progress and total > 1000:
@@ -222,6 +251,44 @@ def _write_jsonl(store: SQLiteSink, out: TextIO, *, progress: bool) -> None:
         runs = track(runs, total=total, description="exporting", console=_stderr())
     for run in runs:
         out.write(json.dumps(run_to_dict(run), ensure_ascii=True) + "\n")
+
+
+def _write_filtered(
+    store: SQLiteSink,
+    args: argparse.Namespace,
+    filters: dict[str, Any],
+    out: TextIO,
+    progress: bool,
+) -> None:
+    """The matching conversations: their runs (`jsonl`) or each as a chat record."""
+    err = _stderr() if progress else None
+    if err is None or not err.is_terminal:
+        _write_conversations(store, args, filters, out, lambda: None)
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("exporting conversations", total=None)
+        _write_conversations(store, args, filters, out, lambda: bar.advance(task))
+
+
+def _write_conversations(
+    store: SQLiteSink,
+    args: argparse.Namespace,
+    filters: dict[str, Any],
+    out: TextIO,
+    advance: Callable[[], None],
+) -> None:
+    for summary in iter_conversations(store, limit=args.limit, **filters):
+        runs = store.runs(summary.conversation_id)
+        if args.format == "jsonl":
+            lines = [run_to_dict(run) for run in runs]
+        else:
+            record = chat_record(summary, runs)
+            lines = [] if record is None else [record]
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=True) + "\n")
+        advance()
 
 
 def _stderr() -> Console:
@@ -238,6 +305,30 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return serve(args.db, host=args.host, port=args.port, allow_hosts=args.allow_host or ())
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    try:
+        from .mcp import create_server, serve_http
+    except ImportError as exc:  # the `mcp` extra is missing
+        raise SystemExit(f"convtrack: {exc}") from None
+    store = _open(args.db)
+    try:
+        server = create_server(store)
+        if args.transport == "stdio":
+            server.run("stdio")
+        else:
+            from .viewer._serve import is_loopback
+
+            loopback = is_loopback(args.host)
+            serve_http(
+                server, host=args.host, port=args.port, store_name=args.db, loopback=loopback
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `convtrack` command."""
     parser = argparse.ArgumentParser(prog="convtrack", description=__doc__)
@@ -247,28 +338,44 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", default=DEFAULT_DB, help="SQLite store (default: %(default)s)")
         return p
 
-    p = with_db(sub.add_parser("conversations", help="list conversations, most recent first"))
-    p.add_argument("--user", help="only this user's conversations")
-    p.add_argument("--agent", help="only this agent's conversations")
-    p.add_argument("--query", "-q", help="only conversations whose id contains this")
-    p.add_argument(
-        "--metadata",
-        action="append",
-        metavar="KEY=VALUE",
-        help="only conversations with this metadata (repeat for more)",
-    )
-    p.add_argument("--text", help="only conversations whose messages contain this")
-    p.add_argument("--status", choices=["error", "ok"], help="only with (or without) errors")
-    p.add_argument("--since", help="last active since: ISO time or a span back (2h, 7d)")
-    p.add_argument("--until", help="last active before: ISO time or a span back")
+    def with_filters(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        with_db(p)
+        p.add_argument("--user", help="only this user's conversations")
+        p.add_argument("--agent", help="only this agent's conversations")
+        p.add_argument("--query", "-q", help="only conversations whose id contains this")
+        p.add_argument(
+            "--metadata",
+            action="append",
+            metavar="KEY=VALUE",
+            help="only conversations with this metadata (repeat for more)",
+        )
+        p.add_argument("--text", help="only conversations whose messages contain this")
+        p.add_argument("--status", choices=["error", "ok"], help="only with (or without) errors")
+        p.add_argument("--since", help="last active since: ISO time or a span back (2h, 7d)")
+        p.add_argument("--until", help="last active before: ISO time or a span back")
+        return p
+
+    p = with_filters(sub.add_parser("conversations", help="list conversations, most recent first"))
     p.add_argument("--before", metavar="CURSOR", help="the page after this cursor")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default: %(default)s)")
     p.set_defaults(handler=_cmd_conversations)
     p = with_db(sub.add_parser("show", help="one conversation's runs as a tree"))
     p.add_argument("conversation_id")
     p.set_defaults(handler=_cmd_show)
-    p = with_db(sub.add_parser("export", help="every run as JSON lines"))
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p = with_filters(
+        sub.add_parser(
+            "export",
+            help="runs as JSON lines, or conversations as a chat dataset (--format openai-chat)",
+        )
+    )
+    p.add_argument(
+        "--format",
+        choices=["jsonl", "openai-chat"],
+        default="jsonl",
+        help="jsonl: one run a line; openai-chat: one conversation a line,"
+        ' {"messages": [...], "metadata": {...}} (default: %(default)s)',
+    )
+    p.add_argument("--limit", type=int, help="at most this many conversations")
     p.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
     p.set_defaults(handler=_cmd_export)
     p = with_db(sub.add_parser("prune", help="delete conversations last active long ago"))
@@ -287,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also answer requests for this host name (repeat; '*' for any)",
     )
     p.set_defaults(handler=_cmd_ui)
+    p = with_db(sub.add_parser("mcp", help="serve the store to agents over MCP (read only)"))
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    p.add_argument("--host", default="127.0.0.1", help="http: address to bind (%(default)s)")
+    p.add_argument("--port", type=int, default=8766, help="http: port, 0 for any (%(default)s)")
+    p.set_defaults(handler=_cmd_mcp)
     return parser
 
 

@@ -113,7 +113,7 @@ def decode_cursor(cursor: Any) -> tuple[int, str]:
     if not isinstance(cursor, str) or len(cursor) > 4 * MAX_ID or cursor.count(".") != 1:
         raise bad
     body, mac = cursor.split(".")
-    if not hmac.compare_digest(mac, _mac(body)):
+    if not hmac.compare_digest(mac.encode(), _mac(body).encode()):
         raise bad
     try:
         last_at, conversation_id = loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

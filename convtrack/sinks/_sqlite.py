@@ -19,6 +19,7 @@ from ._rows import COLUMNS as _COLUMNS
 from ._rows import row_of as _row
 from ._rows import run_of as _run
 from ._rows import summary_of as _summary
+from ._run_search import find_run, search_runs
 from ._summary import ConversationSummary
 from ._totals import COLUMNS as _SUMMARY_COLUMNS
 from ._upkeep import Stored, update
@@ -244,6 +245,27 @@ class SQLiteSink:
                     (conversation_id,),
                 )
             return [_run(r) for r in rows.fetchall()]
+
+    def search_runs(self, limit: int | None = 50, **filters: Any) -> list[Run]:
+        """Runs, the most recently started first (`oldest_first=True`: the first first).
+
+        Args:
+            limit: at most this many (None: all).
+            **filters: `conversation_id`, `kind`, `status`, `model`, `metadata` (each key
+                with this value on the run), `text` (in its inputs, outputs, error or name),
+                `since`/`until` (its start), `before` (`next_run_cursor(page)`),
+                `oldest_first`.
+
+        Raises:
+            ValueError: a filter that cannot be used (the message says which and why).
+        """
+        with self._connection() as conn:
+            return search_runs(conn, limit, **filters)
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id (None: no such run)."""
+        with self._connection() as conn:
+            return find_run(conn, run_id)
 
     def iter_runs(self, batch_size: int = 1000) -> Iterator[Run]:
         """Every run in the store, in start order, read in batches (for exports)."""

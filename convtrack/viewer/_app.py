@@ -18,8 +18,10 @@ from starlette.routing import Route
 
 from .._json import dumps
 from ..sinks import next_cursor
+from ._openapi import openapi_document
 from ._params import BadRequest, cache_key, parse_list_query
 from ._payload import conversation_payload, summary_to_dict
+from ._runs_api import runs_endpoints
 from ._security import SecurityHeadersMiddleware
 from ._store import ViewerStore
 
@@ -72,8 +74,10 @@ def create_app(
     `GET /api/conversations?user_id=&agent_id=&q=&since=&until=&metadata=key=value&text=
     &status=error|ok&before=CURSOR&limit=` (every filter of `SQLiteSink.conversations`;
     `next_cursor` in the answer continues a full page; a bad filter is a 400) and
-    `GET /api/conversations/{conversation_id}`. The store is only read (a version-1 file is
-    migrated once when opened).
+    `GET /api/conversations/{conversation_id}`, `GET /api/runs?conversation_id=&kind=&status=
+    &model=&metadata=&text=&since=&until=&before=&limit=` and `GET /api/runs/{run_id}`,
+    described by the OpenAPI document at `GET /api/openapi.json`. The store is only read (a
+    version-1 file is migrated once when opened).
 
     Args:
         db_path: the SQLite file an application writes with `SQLiteSink`.
@@ -86,6 +90,12 @@ def create_app(
     store = ViewerStore(db_path)
     assets = _load_assets()
     page = assets["index.html"]
+    search_runs, show_run = runs_endpoints(store, _error, _cached)
+    described = dumps(openapi_document()).encode()
+    described_tag = f'"{hashlib.blake2b(described, digest_size=12).hexdigest()}"'
+
+    def openapi(request: Request) -> Response:
+        return _cached(request, described, "application/json", described_tag)
 
     def show_page(request: Request) -> Response:
         return _cached(request, page.body, page.media_type, page.etag)
@@ -162,8 +172,11 @@ def create_app(
             Route("/", show_page),
             Route("/c/{conversation_id:path}", show_page),
             Route("/static/{name}", static),
+            Route("/api/openapi.json", openapi),
             Route("/api/conversations", list_conversations),
             Route("/api/conversations/{conversation_id:path}", show_conversation),
+            Route("/api/runs", search_runs),
+            Route("/api/runs/{run_id:path}", show_run),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware, allowed_hosts=allowed_hosts)],
         exception_handlers={404: not_found},

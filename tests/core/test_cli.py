@@ -215,3 +215,9 @@ def test_prune_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "pruning conversations" in result.stderr
     assert "deleted 3 conversations" in result.stdout
+
+
+def test_mcp_with_a_missing_database_is_one_line(tmp_path: Path) -> None:
+    """`convtrack mcp` on a missing store stops with a one-line error, before serving."""
+    with pytest.raises(SystemExit, match="no convtrack database"):
+        main(["mcp", "--db", str(tmp_path / "missing.db")])
