@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from frameworks_support import TURNS, USERS, prompt
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
@@ -34,7 +35,7 @@ def chat_model(server: FakeLLMServer) -> ChatOpenAI:
     )
 
 
-def thread(user: str, ids: bool) -> dict[str, Any] | None:
+def thread(user: str, ids: bool) -> RunnableConfig | None:
     """The app's config for a user's call: its thread id, when the app names one."""
     return {"configurable": {"thread_id": f"{user}-chat"}} if ids else None
 
