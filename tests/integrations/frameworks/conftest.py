@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import convtrack_langchain
 import convtrack_openai
 import convtrack_openai_agents
+import convtrack_pydantic_ai
 import pytest
 from agents import set_trace_processors
 
@@ -15,6 +16,13 @@ from convtrack.testing import CapturedRuns, capture_runs
 
 # the Agents SDK's tracing goes to convtrack's processor only (not to the OpenAI backend)
 set_trace_processors([convtrack_openai_agents.processor()])
+
+INTEGRATIONS = (
+    convtrack_openai,
+    convtrack_langchain,
+    convtrack_openai_agents,
+    convtrack_pydantic_ai,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +35,10 @@ def server() -> Iterator[FakeLLMServer]:
 @pytest.fixture(autouse=True)
 def _uninstrument() -> Iterator[None]:
     """Every test starts and ends with no integration on."""
-    for module in (convtrack_openai, convtrack_langchain, convtrack_openai_agents):
+    for module in INTEGRATIONS:
         module.uninstrument()
     yield
-    for module in (convtrack_openai, convtrack_langchain, convtrack_openai_agents):
+    for module in INTEGRATIONS:
         module.uninstrument()
 
 

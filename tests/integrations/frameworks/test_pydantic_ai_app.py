@@ -6,6 +6,7 @@ from contextlib import nullcontext
 from typing import Any
 
 import convtrack_openai
+import convtrack_pydantic_ai
 import openai
 import pytest
 from frameworks_support import (
@@ -18,7 +19,11 @@ from frameworks_support import (
     llm_runs,
     prompt,
     user_in,
+    users_by_tree,
 )
+from pydantic_ai import Agent
+from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+from pydantic_ai.providers.openai import OpenAIProvider
 
 import convtrack
 from convtrack.fake_llm import FakeLLMServer
@@ -26,9 +31,6 @@ from convtrack.testing import CapturedRuns
 
 pytest.importorskip("pydantic_ai")  # pydantic-ai needs Python 3.11
 
-from pydantic_ai import Agent
-from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
-from pydantic_ai.providers.openai import OpenAIProvider
 
 REQUESTS = 8  # per user: a plain turn, a tool turn (two calls), a streamed turn
 MODELS = [
@@ -123,3 +125,27 @@ async def test_its_conversation_id_through_convtrack_conversation(
     check_model_calls(runs, REQUESTS)
     named = {user: f"{user}-chat" for user in USERS}
     check_one_conversation_per_user(conversations_of(llm_runs(runs), user_in), named)
+
+
+@pytest.mark.parametrize("ids", IDS)
+@pytest.mark.parametrize("model_type", MODELS)
+async def test_with_everything_instrumented(
+    model_type: Any, ids: bool, server: FakeLLMServer, captured: CapturedRuns
+) -> None:
+    """With convtrack-pydantic-ai too: each agent run in pydantic-ai's conversation id (the
+    app's when it gave one), its model calls and tool calls nested under it."""
+    convtrack_openai.instrument()
+    convtrack_pydantic_ai.instrument()
+    assert await pydantic_ai_app(server, model_type, ids) == expected_results()
+    runs = list(captured.runs)
+    check_model_calls(runs, REQUESTS)
+    named = {user: f"{user}-chat" for user in USERS} if ids else None
+    check_one_conversation_per_user(conversations_of(runs, users_by_tree(runs)), named)
+    by_id = {run.run_id: run for run in runs}
+    agent_runs = [run for run in runs if run.source == "pydantic-ai" and run.kind == "chain"]
+    assert len(agent_runs) == len(USERS) * len(TURNS)
+    assert {run.grouping for run in agent_runs} == {"explicit"}
+    for run in runs:
+        if run.kind in ("llm", "tool"):
+            assert by_id[run.parent_run_id or ""] in agent_runs
+    assert len([run for run in runs if run.kind == "tool"]) == len(USERS)
