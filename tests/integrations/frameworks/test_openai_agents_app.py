@@ -9,7 +9,15 @@ import convtrack_openai
 import convtrack_openai_agents
 import openai
 import pytest
-from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
+from agents import (
+    Agent,
+    ModelSettings,
+    OpenAIChatCompletionsModel,
+    OpenAIResponsesModel,
+    RunConfig,
+    Runner,
+    function_tool,
+)
 from frameworks_support import (
     TURNS,
     USERS,
@@ -27,6 +35,10 @@ from convtrack.fake_llm import FakeLLMServer
 from convtrack.testing import CapturedRuns
 
 SOURCE = "openai-agents"
+MODELS = [
+    pytest.param(OpenAIResponsesModel, id="responses"),
+    pytest.param(OpenAIChatCompletionsModel, id="chat-completions"),
+]
 REQUESTS = 8  # per user: a plain turn, a tool turn (two calls), a streamed turn
 
 
@@ -36,14 +48,17 @@ def lookup(query: str) -> str:
     return f"found {query}"
 
 
-async def agents_app(server: FakeLLMServer, ids: bool) -> dict[str, list[Any]]:
+async def agents_app(server: FakeLLMServer, model_type: Any, ids: bool) -> dict[str, list[Any]]:
     """Each user's three turns, interleaved; what the app got back (answers, streamed text)."""
     async with openai.AsyncOpenAI(
         base_url=server.openai_base_url, api_key="test", max_retries=0
     ) as client:
-        model = OpenAIResponsesModel("gpt-test", client)
-        chat = Agent("chat", instructions="Be brief.", model=model)
-        helper = Agent("helper", instructions="Be brief.", model=model, tools=[lookup])
+        model = model_type("gpt-test", client)
+        usage = ModelSettings(include_usage=True)  # streamed Chat Completions report usage too
+        chat = Agent("chat", instructions="Be brief.", model=model, model_settings=usage)
+        helper = Agent(
+            "helper", instructions="Be brief.", model=model, tools=[lookup], model_settings=usage
+        )
         histories: dict[str, list[Any]] = {user: [] for user in USERS}
         results: dict[str, list[Any]] = {user: [] for user in USERS}
         for turn, kind in enumerate(TURNS):
@@ -56,7 +71,7 @@ async def agents_app(server: FakeLLMServer, ids: bool) -> dict[str, list[Any]]:
                         event.data.delta
                         async for event in streamed.stream_events()
                         if event.type == "raw_response_event"
-                        and event.data.type == "response.output_text.delta"
+                        and event.data.type == "response.output_text.delta"  # both models
                     ]
                     results[user].append(("".join(deltas), streamed.final_output))
                     histories[user] = streamed.to_input_list()
@@ -79,35 +94,38 @@ def expected_results() -> dict[str, list[Any]]:
 
 
 @pytest.mark.parametrize("ids", [False, True], ids=["no-ids", "group-ids"])
+@pytest.mark.parametrize("model_type", MODELS)
 async def test_without_convtrack_the_app_gets_its_answers(
-    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+    model_type: Any, ids: bool, server: FakeLLMServer, captured: CapturedRuns
 ) -> None:
     """The app's answers with nothing instrumented (the reference for the other tests)."""
-    assert await agents_app(server, ids) == expected_results()
+    assert await agents_app(server, model_type, ids) == expected_results()
     assert not captured.runs
 
 
 @pytest.mark.parametrize("ids", [False, True], ids=["no-ids", "group-ids"])
+@pytest.mark.parametrize("model_type", MODELS)
 async def test_with_the_openai_sdk_instrumented(
-    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+    model_type: Any, ids: bool, server: FakeLLMServer, captured: CapturedRuns
 ) -> None:
     """Only convtrack-openai: every model call once with its answer, one conversation a user."""
     convtrack_openai.instrument()
-    assert await agents_app(server, ids) == expected_results()
+    assert await agents_app(server, model_type, ids) == expected_results()
     runs = list(captured.runs)
     check_model_calls(runs, REQUESTS)
     check_one_conversation_per_user(conversations_of(llm_runs(runs), user_in), None)
 
 
 @pytest.mark.parametrize("ids", [False, True], ids=["no-ids", "group-ids"])
+@pytest.mark.parametrize("model_type", MODELS)
 async def test_with_everything_instrumented(
-    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+    model_type: Any, ids: bool, server: FakeLLMServer, captured: CapturedRuns
 ) -> None:
     """With the Agents integration too: each turn is a tree (trace > agent > tool and model
     calls) in the user's conversation, the app's group_id when it gave one."""
     convtrack_openai.instrument()
     convtrack_openai_agents.instrument()
-    assert await agents_app(server, ids) == expected_results()
+    assert await agents_app(server, model_type, ids) == expected_results()
     runs = list(captured.runs)
     check_model_calls(runs, REQUESTS)
     named = {user: f"{user}-chat" for user in USERS} if ids else None
