@@ -18,6 +18,7 @@ from convtrack.grouping import chat_messages
 from convtrack.instrumentation import (
     Decision,
     adecide,
+    current_run,
     decide,
     is_capturing,
     is_recording,
@@ -84,7 +85,8 @@ def _no_history(kwargs: Mapping[str, Any]) -> bool:
 
 
 def pending_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pending | None:
-    """The conversation of a Runner run, decided now (sync code)."""
+    """The conversation of a Runner run, decided now (sync code) by the core's one rule: the
+    id the app named, else the app's current run's or conversation, else the history."""
     starting_agent, run_input = _arguments(args, kwargs)
     named = explicit_id(kwargs)
     if named is not None:
@@ -92,7 +94,9 @@ def pending_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pending | None:
     found = None if _no_history(kwargs) else history(starting_agent, run_input)
     if found is None:
         return None
-    return Pending(decide(messages=found[0], system=found[1]), _inputs(run_input))
+    return Pending(
+        decide(parent=current_run(), messages=found[0], system=found[1]), _inputs(run_input)
+    )
 
 
 async def apending_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pending | None:
@@ -104,7 +108,7 @@ async def apending_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pending 
     found = None if _no_history(kwargs) else history(starting_agent, run_input)
     if found is None:
         return None
-    decision = await adecide(messages=found[0], system=found[1])
+    decision = await adecide(parent=current_run(), messages=found[0], system=found[1])
     return Pending(decision, _inputs(run_input))
 
 

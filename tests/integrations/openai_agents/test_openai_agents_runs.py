@@ -20,8 +20,9 @@ from agents import (
 from agents.run import AgentRunner
 from convtrack_openai_agents._runner import explicit_id
 
+import convtrack
 from convtrack import Run
-from convtrack.instrumentation import current_run
+from convtrack.instrumentation import current_run, start_run, use_run
 from convtrack.testing import CapturedRuns
 
 SOURCE = "openai-agents"
@@ -142,3 +143,41 @@ async def test_uninstrument_records_nothing_and_restores_the_runner(
     assert not ours(captured)
     convtrack_openai_agents.instrument()
     assert hasattr(AgentRunner.run, "__wrapped__")
+
+
+async def test_a_streamed_run_is_one_tree_and_leaves_nothing_current(
+    model: OpenAIResponsesModel, captured: CapturedRuns
+) -> None:
+    """`run_streamed`: the trace, agent and model call are one tree; the caller's context
+    has no convtrack run current afterwards."""
+    agent = Agent("chat", instructions="Be brief.", model=model)
+    streamed = Runner.run_streamed(agent, "hi", run_config=RunConfig(group_id="s-1"))
+    async for _ in streamed.stream_events():
+        pass
+    assert streamed.final_output == "echo #1: hi"
+    assert current_run() is None
+    (root,) = [run for run in captured.runs if run.parent_run_id is None]
+    (step,) = [run for run in captured.runs if run.parent_run_id == root.run_id]
+    (call,) = [run for run in captured.runs if run.kind == "llm"]
+    assert (step.name, call.parent_run_id) == ("chat", step.run_id)
+    assert {run.conversation_id for run in captured.runs} == {"s-1"}
+
+
+@pytest.mark.parametrize("how", ["run", "conversation"])
+async def test_a_run_inside_the_apps_own_run_or_conversation_joins_it(
+    how: str, model: OpenAIResponsesModel, captured: CapturedRuns
+) -> None:
+    """With no id of its own, a Runner run takes the app's current run's conversation (and
+    nests under it), or the current `convtrack.conversation(...)`."""
+    agent = Agent("chat", instructions="Be brief.", model=model)
+    if how == "run":
+        outer = start_run("chain", "request", source="app", conversation_id="req-1")
+        with use_run(outer):
+            await Runner.run(agent, "hi")
+        outer.end()
+    else:
+        with convtrack.conversation("req-1"):
+            await Runner.run(agent, "hi")
+    assert {run.conversation_id for run in captured.runs} == {"req-1"}
+    (root,) = [run for run in ours(captured) if run.name == "Agent workflow"]
+    assert (root.parent_run_id is not None) == (how == "run")
