@@ -9,8 +9,9 @@ from pydantic_ai import Agent
 from pydantic_ai.agent import Agent as AgentClass
 from pydantic_ai.models.openai import OpenAIChatModel
 
+import convtrack
 from convtrack import Run
-from convtrack.instrumentation import current_run
+from convtrack.instrumentation import current_run, start_run, use_run
 from convtrack.testing import CapturedRuns
 
 SOURCE = "pydantic-ai"
@@ -107,3 +108,21 @@ async def test_uninstrument_restores_agent_iter(
     assert AgentClass.__dict__["iter"] is ITER
     await Agent(model).run("hi")
     assert not ours(captured)
+
+
+@pytest.mark.parametrize("how", ["run", "conversation"])
+async def test_a_made_up_id_yields_to_the_apps_conversation(
+    how: str, model: OpenAIChatModel, captured: CapturedRuns
+) -> None:
+    """A run the app gave no id joins the app's current run's (nesting under it) or the
+    current `convtrack.conversation(...)`; an id the app gave still wins."""
+    agent = Agent(model, name="chat")
+    outer = start_run("chain", "request", source="app", conversation_id="req-1")
+    scope = use_run(outer) if how == "run" else convtrack.conversation("req-1")
+    with scope:
+        await agent.run("hi")
+        await agent.run("hi", conversation_id="named-1")
+    outer.end()
+    first, second = [run for run in ours(captured) if run.kind == "chain"]
+    assert (first.conversation_id, second.conversation_id) == ("req-1", "named-1")
+    assert (first.parent_run_id == outer.run_id) == (how == "run")
