@@ -181,3 +181,11 @@ async def test_a_run_inside_the_apps_own_run_or_conversation_joins_it(
     assert {run.conversation_id for run in captured.runs} == {"req-1"}
     (root,) = [run for run in ours(captured) if run.name == "Agent workflow"]
     assert (root.parent_run_id is not None) == (how == "run")
+
+
+def test_convtrack_instrument_finds_it_by_name(captured: CapturedRuns) -> None:
+    """`convtrack.instrument("openai_agents")` turns it on (its entry points are installed)."""
+    convtrack_openai_agents.uninstrument()
+    assert convtrack.instrument("openai_agents") == ["openai_agents"]
+    assert convtrack_openai_agents.is_instrumented()
+    assert convtrack_openai_agents.__version__ == "0.1.0"

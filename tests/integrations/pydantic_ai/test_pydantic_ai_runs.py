@@ -126,3 +126,11 @@ async def test_a_made_up_id_yields_to_the_apps_conversation(
     first, second = [run for run in ours(captured) if run.kind == "chain"]
     assert (first.conversation_id, second.conversation_id) == ("req-1", "named-1")
     assert (first.parent_run_id == outer.run_id) == (how == "run")
+
+
+def test_convtrack_instrument_finds_it_by_name(captured: CapturedRuns) -> None:
+    """`convtrack.instrument("pydantic_ai")` turns it on (its entry points are installed)."""
+    convtrack_pydantic_ai.uninstrument()
+    assert convtrack.instrument("pydantic_ai") == ["pydantic_ai"]
+    assert convtrack_pydantic_ai.is_instrumented()
+    assert convtrack_pydantic_ai.__version__ == "0.1.0"
