@@ -30,13 +30,20 @@ def llm_runs(runs: Iterable[Run], source: str = "openai") -> list[Run]:
 
 
 def check_model_calls(runs: Iterable[Run], requests: int) -> None:
-    """Every request the server answered is one recorded call, with its answer."""
+    """Every request the server answered is one recorded call, with its answer: each turn's
+    final answer is the output of one call, the tool turn's first call asked for the tool."""
     calls = llm_runs(runs)
     assert len(calls) == requests
     for run in calls:
         assert run.status == "ok", run.error
         assert run.outputs is not None
         assert run.usage is not None
+    outputs = [repr(run.outputs) for run in calls]
+    for user in USERS:
+        for turn, kind in enumerate(TURNS):
+            answer = expected_answer(user, turn, kind)
+            assert len([text for text in outputs if answer in text]) == 1, answer
+    assert len([text for text in outputs if "lookup" in text]) == len(USERS)
 
 
 def conversations_of(
