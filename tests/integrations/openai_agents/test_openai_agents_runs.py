@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 import convtrack_openai_agents
 import pytest
@@ -189,3 +190,27 @@ def test_convtrack_instrument_finds_it_by_name(captured: CapturedRuns) -> None:
     assert convtrack.instrument("openai_agents") == ["openai_agents"]
     assert convtrack_openai_agents.is_instrumented()
     assert convtrack_openai_agents.__version__ == "0.1.0"
+
+
+@pytest.mark.parametrize("where", ["_processor", "_runner"])
+async def test_convtracks_own_failure_never_reaches_the_app(
+    where: str,
+    model: OpenAIResponsesModel,
+    captured: CapturedRuns,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If recording fails (the processor's runs, the Runner's decision), the app's run goes
+    on unchanged and the trouble is logged."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("convtrack is broken")
+
+    module = importlib.import_module(f"convtrack_openai_agents.{where}")
+    name = "start_run" if where == "_processor" else "adecide"
+    monkeypatch.setattr(module, name, broken)
+    agent = Agent("chat", instructions="Be brief.", model=model)
+    result = await Runner.run(agent, "hi", run_config=RunConfig(group_id="g"))
+    assert result.final_output == "echo #1: hi"
+    assert "convtrack is broken" in caplog.text
+    assert current_run() is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import convtrack_pydantic_ai
 import pytest
 from convtrack_pydantic_ai import ConversationCapability
+from convtrack_pydantic_ai import _capability as capability_module
 from pydantic_ai import Agent
 from pydantic_ai.agent import Agent as AgentClass
 from pydantic_ai.models.openai import OpenAIChatModel
@@ -134,3 +135,26 @@ def test_convtrack_instrument_finds_it_by_name(captured: CapturedRuns) -> None:
     assert convtrack.instrument("pydantic_ai") == ["pydantic_ai"]
     assert convtrack_pydantic_ai.is_instrumented()
     assert convtrack_pydantic_ai.__version__ == "0.1.0"
+
+
+async def test_convtracks_own_failure_never_reaches_the_app(
+    model: OpenAIChatModel,
+    captured: CapturedRuns,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If starting a run fails, the agent and its tools run unchanged and it is logged."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("convtrack is broken")
+
+    monkeypatch.setattr(capability_module, "start_run", broken)
+
+    def lookup(query: str) -> str:
+        """Look it up."""
+        return f"found {query}"
+
+    result = await Agent(model, tools=[lookup]).run("hi", conversation_id="c")
+    assert result.output == "tool said: found hi"
+    assert "convtrack is broken" in caplog.text
+    assert not ours(captured)
