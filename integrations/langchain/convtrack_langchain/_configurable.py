@@ -6,7 +6,8 @@ which `instrument()` copies into the run metadata), but a chat model's (or LLM's
 ``invoke``/``ainvoke``/``stream``/``astream`` read only ``callbacks``, ``tags`` and
 ``metadata`` from their config and drop ``configurable`` before any callback manager exists.
 Each of them first calls ``ensure_config(config)`` (``batch``/``abatch`` go through them), so
-`instrument()` wraps that name in the two modules (``chat_models``, ``llms``): when the
+`instrument()` wraps that name in those modules (``chat_models``, ``llms``, and
+``tools.base``, whose bare tool calls drop ``configurable`` alike): when the
 config's ``configurable`` names a ``conversation_id``/``thread_id``/``session_id`` and its
 ``metadata`` names none, the ids are added to the ``metadata`` of the fresh config
 ``ensure_config`` returns. The caller's config is not changed.
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.language_models import chat_models, llms
+from langchain_core.tools import base as tools
 
 from convtrack.instrumentation import Patches, report
 
@@ -64,7 +66,10 @@ def with_ids(config: Any) -> Any:
 
 _patches = Patches(
     "langchain-core",
-    [(module.__name__, "", "ensure_config", _ensure_config) for module in (chat_models, llms)],
+    [
+        (module.__name__, "", "ensure_config", _ensure_config)
+        for module in (chat_models, llms, tools)
+    ],
 )
 
 
