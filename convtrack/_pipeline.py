@@ -82,11 +82,15 @@ class Pipeline:
         self._start()
 
     def _start(self) -> None:
-        self._lock = threading.Lock()  # the queue and every count below
+        # The application side appends to the queue without a lock (a lock there, contended
+        # by the worker, cost microseconds per run: bench_context_instructions.py); the
+        # worker takes entries and counts under `_lock`, which readers take too.
+        self._lock = threading.Lock()
         self._queue: deque[tuple[RunHandle, int]] = deque()
-        self._bytes = 0
-        self.emitted = self.dropped = self.exported = self.failed = self.unconvertible = 0
-        self._accepted = self._processed = self._in_flight = 0
+        self._bytes_in = 0  # added by the application side (an estimate: races may lose some)
+        self._bytes_out = 0  # taken out by the worker
+        self.dropped = self.exported = self.failed = self.unconvertible = 0
+        self._taken = self._processed = self._in_flight = 0
         self._sink_counts = {name: [0, 0] for name in self._names}  # [exported, failed]
         self._waiters: list[_Waiter] = []
         self._wake = threading.Event()
@@ -99,31 +103,30 @@ class Pipeline:
 
     def emit(self, run: RunHandle) -> None:
         """Queue an ended run; when the queue is full the run is dropped and counted."""
+        queue = self._queue
         size = size_of(run)
-        with self._lock:
-            self.emitted += 1
-            if len(self._queue) >= self._max or self._bytes + size > self._max_bytes:
+        if len(queue) >= self._max or self._bytes_in - self._bytes_out + size > self._max_bytes:
+            with self._lock:
                 self.dropped += 1
-                return
-            self._queue.append((run, size))
-            self._bytes += size
-            self._accepted += 1
-            wake = len(self._queue) >= self._batch_size and not self._woken
-        if wake:
+            return
+        queue.append((run, size))
+        self._bytes_in += size
+        if len(queue) >= self._batch_size and not self._woken:
             self._woken = True
             self._wake.set()
 
     def stats(self) -> dict[str, Any]:
         """Counts: emitted == exported + dropped + failed + queued; per sink, its own."""
         with self._lock:
+            waiting = len(self._queue)
             return {
-                "emitted": self.emitted,
+                "emitted": self._taken + waiting + self.dropped,
                 "exported": self.exported,
                 "dropped": self.dropped,
                 "failed": self.failed,
-                "queued": len(self._queue) + self._in_flight,
+                "queued": waiting + self._in_flight,
                 "unconvertible": self.unconvertible,
-                "queued_bytes": self._bytes,
+                "queued_bytes": max(0, self._bytes_in - self._bytes_out),
                 "sinks": {
                     name: {"exported": counts[0], "failed": counts[1]}
                     for name, counts in self._sink_counts.items()
@@ -137,7 +140,7 @@ class Pipeline:
         Runs emitted meanwhile are not waited for.
         """
         with self._lock:
-            waiter = _Waiter(self._processed, self._accepted)
+            waiter = _Waiter(self._processed, self._taken + len(self._queue))
             if not self._thread.is_alive():
                 return not self._queue
             self._waiters.append(waiter)
@@ -206,9 +209,10 @@ class Pipeline:
             if not n:
                 return False
             taken = [queue.popleft() for _ in range(n)]
-            self._bytes -= sum(size for _, size in taken)
+            self._taken += n
             self._in_flight = n
             first = self._processed
+        self._bytes_out += sum(size for _, size in taken)
         batch = self._build([run for run, _ in taken])
         ok = [self._export(sink, batch) for sink in self.sinks]
         unconvertible = n - len(batch)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._context import EMPTY_METADATA
 from ._resolve import Grouping
@@ -35,6 +35,11 @@ class Run:
     Runs are emitted once, when they end, to every configured sink.
     """
 
+    # A recorded Run keeps its times as nanoseconds here and makes `started_at`/`ended_at` on
+    # first read: making both datetimes costs ~15k instructions, which doubled a traced
+    # call's cost (bench_context_instructions.py); a sink that never reads them never pays.
+    __slots__ = ("__dict__", "_end_ns", "_start_ns")
+
     run_id: str
     parent_run_id: str | None
     root_run_id: str
@@ -60,6 +65,24 @@ class Run:
         """Wall time from start to end, in milliseconds."""
         return (self.ended_at - self.started_at).total_seconds() * 1000.0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy rebuild it from its fields (its slots are not fields)
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+
+    if not TYPE_CHECKING:  # (a __getattr__ would make mypy accept any attribute name)
+
+        def __getattr__(self, name: str) -> Any:
+            slot = _LAZY_TIMES.get(name)
+            if slot is not None:
+                try:
+                    ns = slot.__get__(self)
+                except AttributeError:
+                    pass
+                else:
+                    value = self.__dict__[name] = datetime_of_ns(ns)
+                    return value
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -70,9 +93,24 @@ def datetime_of_ns(ns: int) -> datetime:
     return _EPOCH + timedelta(0, seconds, micros)  # positional: ~25% cheaper than by keyword
 
 
+_LAZY_TIMES = {"started_at": Run.__dict__["_start_ns"], "ended_at": Run.__dict__["_end_ns"]}
+_slot = Run.__dict__
+set_start_ns = _slot["_start_ns"].__set__  # (`runs_of` sets them: the Run is frozen)
+set_end_ns = _slot["_end_ns"].__set__
+_get_start_ns = _slot["_start_ns"].__get__
+_get_end_ns = _slot["_end_ns"].__get__
+
+
 def times_ns(run: Run) -> tuple[int, int]:
-    """A run's start and end as nanoseconds since the epoch (to the microsecond)."""
-    return ns_of(run.started_at), ns_of(run.ended_at)
+    """A run's start and end as nanoseconds since the epoch, without making datetimes.
+
+    Exact for the runs the pipeline records; from the datetimes (to the microsecond, naive
+    read as UTC) for Runs made any other way.
+    """
+    try:
+        return _get_start_ns(run), _get_end_ns(run)
+    except AttributeError:
+        return ns_of(run.started_at), ns_of(run.ended_at)
 
 
 def ns_of(when: datetime) -> int:

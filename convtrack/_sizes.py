@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from ._handle import RunHandle
@@ -25,18 +26,24 @@ def _estimate(value: Any, depth: int) -> int:
     kind = type(value)
     if kind is str or kind is bytes:
         return len(value)
-    if value is None or kind is int or kind is float or kind is bool:
-        return 8
+    flat = _FLAT.get(kind)
+    if flat is not None:
+        return flat
     if depth == 0:
         return 64
-    if kind is dict or isinstance(value, Mapping):
-        values = list(value.values())
-    elif kind is list or kind is tuple:
-        values = value
+    if kind is list or kind is tuple:
+        items: Iterable[Any] = value
+    elif kind is dict or isinstance(value, Mapping):
+        items = value.values()
     else:
         return 64  # an object: what its repr or JSON will take is not known
-    seen = values[:_ITEMS_SEEN]
-    total = sum(_estimate(item, depth - 1) for item in seen) + 16 * len(seen)
-    if len(values) > len(seen):  # the rest counted like those seen
-        total = total * len(values) // len(seen)
+    total = seen = 0
+    for item in islice(items, _ITEMS_SEEN):
+        total += _estimate(item, depth - 1) + 16
+        seen += 1
+    if seen and len(value) > seen:  # the rest counted like those seen
+        total = total * len(value) // seen
     return total
+
+
+_FLAT = {int: 8, float: 8, bool: 8, type(None): 8}

@@ -13,7 +13,7 @@ from . import _config
 from ._context import ReadOnlyMetadata, note_llm_conversation
 from ._handle import _CURRENT_RUN, RunHandle
 from ._resolve import Decision, inherited
-from ._runs import Run, RunKind, datetime_of_ns
+from ._runs import Run, RunKind, set_end_ns, set_start_ns
 
 _new = object.__new__
 _set_dict = Run.__dict__["__dict__"].__set__  # the frozen __init__ costs ~20 setattr calls
@@ -129,9 +129,9 @@ def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
     """The frozen Runs of ended handles: the one way a `Run` is made from a handle.
 
     Each Run takes over its handle's `__dict__` (no copy), completed with every field the
-    handle left at its default and the two datetimes, so that `vars()` and `dataclasses` see
-    the same fields on every `Run` however it was made; metadata is read-only; without
-    `capture_content` inputs and outputs are dropped. Runs on the dispatcher thread.
+    handle left at its default; its times are kept as nanoseconds, made datetimes on first
+    read (see `Run`); metadata is read-only; without `capture_content` inputs and outputs
+    are dropped. Runs on the dispatcher thread.
     """
     runs = []
     for active in ended:
@@ -139,8 +139,6 @@ def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
         for name, default in _DEFAULTS:
             if name not in fields:
                 fields[name] = default
-        fields["started_at"] = datetime_of_ns(active._start_ns)
-        fields["ended_at"] = datetime_of_ns(active._end_ns)
         if not capture_content:
             fields["inputs"] = fields["outputs"] = None
         metadata = fields["metadata"]
@@ -148,6 +146,8 @@ def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
             fields["metadata"] = ReadOnlyMetadata(metadata or {})
         run: Run = _new(Run)
         _set_dict(run, fields)
+        set_start_ns(run, active._start_ns)
+        set_end_ns(run, active._end_ns)
         runs.append(run)
     return runs
 
