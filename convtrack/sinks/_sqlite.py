@@ -31,7 +31,7 @@ _INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?
 __all__ = ["DatabaseError", "SQLiteSink"]
 
 _CACHE_KIB = 65536  # page cache of a connection, at most (SQLite's default: 2 MiB)
-_FEEDBACK_COUNT = "(SELECT COUNT(*) FROM feedback AS f WHERE f.conversation_id = c.conversation_id)"
+FEEDBACK_COUNT = "(SELECT COUNT(*) FROM feedback AS f WHERE f.conversation_id = c.conversation_id)"
 
 
 def _stored(rowid: int, run: Run) -> Stored:
@@ -199,7 +199,7 @@ class SQLiteSink:
             idle_before=idle_before,
             search=self._search,
         )
-        sql = f"SELECT {_SUMMARY_COLUMNS}, {_FEEDBACK_COUNT} FROM conversations AS c"
+        sql = f"SELECT {_SUMMARY_COLUMNS}, {FEEDBACK_COUNT} FROM conversations AS c"
         if found.where:
             sql += " WHERE " + " AND ".join(found.where)
         sql += " ORDER BY c.last_at DESC, c.conversation_id"
