@@ -17,7 +17,7 @@ from . import _schema
 from ._feedback import read_feedback, write_events
 from ._migrate import DatabaseError, connect
 from ._query import filters, micros
-from ._retention import delete_conversations
+from ._retention import prune
 from ._rows import COLUMNS as _COLUMNS
 from ._rows import row_of as _row
 from ._rows import run_of as _run
@@ -211,6 +211,16 @@ class SQLiteSink:
             rows = conn.execute(sql, params).fetchall()
         return [_summary(row, idle_before) for row in rows]
 
+    def conversation(self, conversation_id: str) -> ConversationSummary | None:
+        """One conversation's summary (None when the store holds nothing of it)."""
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT {_SUMMARY_COLUMNS}, {FEEDBACK_COUNT} FROM conversations AS c"
+                " WHERE c.conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()
+        return None if row is None else _summary(row, self._idle_before())
+
     def _idle_before(self) -> int:
         """Now less `idle_timeout`, in microseconds: last active before it counts as ended."""
         now = ns_of(datetime.now(timezone.utc)) // 1000
@@ -286,33 +296,14 @@ class SQLiteSink:
         Returns:
             How many conversations were deleted.
         """
-        cutoff = micros("before", before)
-        with self._connection() as conn:
-            total = conn.execute(
-                "SELECT COUNT(*) FROM conversations WHERE last_at < ?", (cutoff,)
-            ).fetchone()[0]
-        done = 0
-        while True:
-            with self._transaction() as conn:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT conversation_id FROM conversations WHERE last_at < ?"
-                        " ORDER BY last_at LIMIT ?",
-                        (cutoff, batch_size),
-                    )
-                ]
-                delete_conversations(conn, ids, self._search)
-            done += len(ids)
-            if progress is not None:
-                progress(done, total)
-            if len(ids) < batch_size:
-                break
-        with self._transaction() as conn:  # runs of no conversation: no summary to keep
-            conn.execute(
-                "DELETE FROM runs WHERE conversation_id IS NULL AND started_at < ?", (cutoff,)
-            )
-        return done
+        return prune(
+            self._connection,
+            self._transaction,
+            micros("before", before),
+            batch_size,
+            progress,
+            self._search,
+        )
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system (rewrites the file)."""
