@@ -25,7 +25,6 @@ from ._delivery import (
     deliver,
     deliver_events,
     flush_sinks,
-    is_event,
     segments,
     sink_names,
 )
@@ -228,10 +227,10 @@ class Pipeline:
             self._bytes -= sum(size for _, size in entries)
             self._in_flight = n
             first = self._processed
-        taken = [item for item, _ in entries]
-        events = sum(map(is_event, taken))
+        parts = segments([item for item, _ in entries])
+        events = sum(len(items) for are_events, items in parts if are_events)
         ok = True
-        for are_events, items in segments(taken):
+        for are_events, items in parts:
             ok = (self._export_events(items) if are_events else self._export_runs(items)) and ok
         with self._lock:
             self._processed += n
