@@ -20,6 +20,7 @@ from ._context import (
     set_conversation_id,
     set_user_id,
 )
+from ._events import ConversationEnd, Feedback, end_conversation, feedback
 from ._instrument import instrument, uninstrument
 from ._runs import Run, RunKind
 from ._scope import conversation
@@ -32,7 +33,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Conversation",
+    "ConversationEnd",
     "ConversationSummary",
+    "Feedback",
     "JSONLSink",
     "MemorySink",
     "Run",
@@ -42,6 +45,8 @@ __all__ = [
     "configure",
     "conversation",
     "current",
+    "end_conversation",
+    "feedback",
     "flush",
     "get_conversation_id",
     "get_user_id",

@@ -22,6 +22,9 @@ class Recorder(Protocol):
     def emit(self, run: Any) -> None:
         """Hand an ended run to the sinks (never blocks, never raises)."""
 
+    def emit_event(self, event: Any) -> None:
+        """Hand a feedback or conversation-end record to the sinks (never blocks or raises)."""
+
 
 current: Recorder | None = None
 

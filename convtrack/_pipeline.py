@@ -6,17 +6,29 @@ every sink, retries a batch a sink could not take for a passing reason (a locked
 file), and counts what happened: per sink `exported` and `failed`, and for the whole
 pipeline `emitted == exported + dropped + failed + queued`, where a run is `exported` only
 when every sink took it.
+
+Events (feedback, a conversation's end) share the queue, so they reach the sinks in order
+with the runs and `flush()` waits for them too; they are counted apart (`stats()["events"]`)
+and go only to sinks that take them (`_delivery.py`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
+from ._delivery import (
+    EVENT_BYTES,
+    deliver,
+    deliver_events,
+    flush_sinks,
+    segments,
+    sink_names,
+)
+from ._events import Event
 from ._guard import logger, report
 from ._handle import RunHandle
 from ._sizes import size_of
@@ -27,33 +39,19 @@ if TYPE_CHECKING:
     from .grouping import ConversationGrouper
     from .sinks import Sink
 
-# Waits before each retry of a batch a sink refused for a passing reason (seconds).
-RETRY_BACKOFF = (0.1, 0.5, 2.0)
-SINK_FLUSH_TIMEOUT = 5.0
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a sink's failure may pass if the batch is tried again.
-
-    A locked or busy SQLite database, or any exception a sink marks `transient = True`.
-    Others are not retried: a sink that wrote part of a batch could write it twice.
-    """
-    if getattr(exc, "transient", False) is True:
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        text = str(exc).lower()
-        return "locked" in text or "busy" in text
-    return False
+Queued = Union[RunHandle, Event]  # noqa: UP007 - a runtime alias on Python 3.10 too
+_EVENT_COUNTS = ("emitted", "exported", "failed", "dropped")
 
 
 class _Waiter:
-    """One `flush()` call: the runs it waits for, and whether all of them were exported."""
+    """One `flush()` call: the queue entries (runs and events) it waits for, and whether all
+    of them were exported."""
 
     __slots__ = ("base", "done", "ok", "target")
 
     def __init__(self, base: int, target: int) -> None:
-        self.base = base  # runs processed when the call was made
-        self.target = target  # runs accepted when the call was made: wait until processed
+        self.base = base  # entries processed when the call was made
+        self.target = target  # entries accepted when the call was made: wait until processed
         self.ok = True
         self.done = threading.Event()
 
@@ -78,19 +76,21 @@ class Pipeline:
         self._max_bytes = max_queue_bytes
         self._batch_size = batch_size
         self._interval = export_interval
-        self._names = _sink_names(self.sinks)
+        self._names = sink_names(self.sinks)
         self._start()
 
     def _start(self) -> None:
-        # The application side appends to the queue without a lock (a lock there, contended
-        # by the worker, cost microseconds per run: bench_context_instructions.py); the
-        # worker takes entries and counts under `_lock`, which readers take too.
+        # The application side appends runs to the queue without a lock (a lock there,
+        # contended by the worker, cost microseconds per run: bench_context_instructions.py);
+        # the worker takes entries and counts under `_lock`, which readers and events take.
         self._lock = threading.Lock()
-        self._queue: deque[tuple[RunHandle, int]] = deque()
+        self._queue: deque[tuple[Queued, int]] = deque()
         self._bytes_in = 0  # added by the application side (an estimate: races may lose some)
         self._bytes_out = 0  # taken out by the worker
         self.dropped = self.exported = self.failed = self.unconvertible = 0
-        self._taken = self._processed = self._in_flight = 0
+        self._taken = self._processed = self._in_flight = 0  # queue entries: runs and events
+        self._events = dict.fromkeys(_EVENT_COUNTS, 0)
+        self._events_queued = 0  # events in the queue or in flight
         self._sink_counts = {name: [0, 0] for name in self._names}  # [exported, failed]
         self._waiters: list[_Waiter] = []
         self._wake = threading.Event()
@@ -115,29 +115,49 @@ class Pipeline:
             self._woken = True
             self._wake.set()
 
+    def emit_event(self, event: Event) -> None:
+        """Queue a feedback or conversation-end record behind the runs emitted before it."""
+        queue = self._queue
+        with self._lock:
+            self._events["emitted"] += 1
+            if len(queue) >= self._max or (
+                self._bytes_in - self._bytes_out + EVENT_BYTES > self._max_bytes
+            ):
+                self._events["dropped"] += 1
+                return
+            queue.append((event, EVENT_BYTES))
+            self._bytes_in += EVENT_BYTES
+            self._events_queued += 1
+
     def stats(self) -> dict[str, Any]:
-        """Counts: emitted == exported + dropped + failed + queued; per sink, its own."""
+        """Counts: emitted == exported + dropped + failed + queued; per sink, its own; the
+        same for events under `events`."""
         with self._lock:
             waiting = len(self._queue)
             return {
-                "emitted": self._taken + waiting + self.dropped,
+                "emitted": self._taken + waiting + self.dropped - self._events_accepted(),
                 "exported": self.exported,
                 "dropped": self.dropped,
                 "failed": self.failed,
-                "queued": waiting + self._in_flight,
+                "queued": waiting + self._in_flight - self._events_queued,
                 "unconvertible": self.unconvertible,
                 "queued_bytes": max(0, self._bytes_in - self._bytes_out),
                 "sinks": {
                     name: {"exported": counts[0], "failed": counts[1]}
                     for name, counts in self._sink_counts.items()
                 },
+                "events": {**self._events, "queued": self._events_queued},
             }
 
+    def _events_accepted(self) -> int:
+        """Events that entered the queue (call with the lock held)."""
+        return self._events["emitted"] - self._events["dropped"]
+
     def flush(self, timeout: float | None) -> bool:
-        """Wait until every run emitted before this call was exported to every sink.
+        """Wait until every run and event emitted before this call was exported to every sink.
 
         Returns False when the time runs out first, or when a sink failed one of them.
-        Runs emitted meanwhile are not waited for.
+        Runs and events emitted meanwhile are not waited for.
         """
         with self._lock:
             waiter = _Waiter(self._processed, self._taken + len(self._queue))
@@ -159,7 +179,8 @@ class Pipeline:
         self._stopping = True
         self._wake.set()
         self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        left = self.stats()["queued"]
+        counts = self.stats()
+        left = counts["queued"] + counts["events"]["queued"]
         if self._thread.is_alive():
             logger.warning(
                 "convtrack: shutdown gave up after %ss with %d runs not exported; a sink is "
@@ -208,14 +229,31 @@ class Pipeline:
             n = min(len(queue), self._batch_size)
             if not n:
                 return False
-            taken = [queue.popleft() for _ in range(n)]
+            entries = [queue.popleft() for _ in range(n)]
             self._taken += n
             self._in_flight = n
             first = self._processed
-        self._bytes_out += sum(size for _, size in taken)
-        batch = self._build([run for run, _ in taken])
-        ok = [self._export(sink, batch) for sink in self.sinks]
-        unconvertible = n - len(batch)
+        self._bytes_out += sum(size for _, size in entries)
+        parts = segments([item for item, _ in entries])
+        events = sum(len(items) for are_events, items in parts if are_events)
+        ok = True
+        for are_events, items in parts:
+            ok = (self._export_events(items) if are_events else self._export_runs(items)) and ok
+        with self._lock:
+            self._processed += n
+            self._in_flight = 0
+            self._events_queued -= events
+            if not ok:
+                for waiter in self._waiters:
+                    if waiter.base < first + n and first < waiter.target:
+                        waiter.ok = False
+        return True
+
+    def _export_runs(self, ended: list[RunHandle]) -> bool:
+        """Build the runs and give them to every sink; whether each sink took each run."""
+        batch = self._build(ended)
+        ok = [deliver(sink, "export", batch, self._is_stopping) for sink in self.sinks]
+        unconvertible = len(ended) - len(batch)
         with self._lock:
             for name, took in zip(self._names, ok, strict=True):
                 self._sink_counts[name][0 if took else 1] += len(batch)
@@ -223,29 +261,19 @@ class Pipeline:
                 self.exported += len(batch)
                 self.failed += unconvertible
             else:
-                self.failed += n
+                self.failed += len(ended)
             self.unconvertible += unconvertible
-            self._processed += n
-            self._in_flight = 0
-            if unconvertible or not all(ok):
-                for waiter in self._waiters:
-                    if waiter.base < first + n and first < waiter.target:
-                        waiter.ok = False
-        return True
+        return all(ok) and not unconvertible
 
-    def _export(self, sink: Sink, batch: list[Run]) -> bool:
-        """Give `batch` to one sink, retrying a passing failure; whether the sink took it."""
-        for attempt, wait in enumerate((*RETRY_BACKOFF, None)):
-            try:
-                sink.export(batch)
-                return True
-            except Exception as exc:
-                if wait is None or not is_transient(exc) or self._stopping:
-                    suffix = f" after {attempt + 1} attempts" if attempt else ""
-                    report(f"sink {type(sink).__name__}{suffix}", exc)
-                    return False
-                time.sleep(wait)
-        return False  # (not reached: the last wait is None)
+    def _export_events(self, events: list[Event]) -> bool:
+        """Give events to every sink that takes them; whether all of those took them."""
+        ok = deliver_events(self.sinks, events, self._is_stopping)
+        with self._lock:
+            self._events["exported" if ok else "failed"] += len(events)
+        return ok
+
+    def _is_stopping(self) -> bool:
+        return self._stopping
 
     def _release_waiters(self) -> None:
         """Answer the flush() calls whose runs were all processed, once the sinks flushed."""
@@ -254,7 +282,7 @@ class Pipeline:
             if not ready:
                 return
             self._waiters = [w for w in self._waiters if w.target > self._processed]
-        flushed = self._flush_sinks()
+        flushed = flush_sinks(self.sinks)
         for waiter in ready:
             waiter.ok = waiter.ok and flushed
             waiter.done.set()
@@ -272,26 +300,3 @@ class Pipeline:
                 except Exception:
                     continue  # counted as unconvertible by the caller
             return runs
-
-    def _flush_sinks(self) -> bool:
-        ok = True
-        for sink in self.sinks:
-            try:
-                ok = bool(sink.flush(SINK_FLUSH_TIMEOUT)) and ok
-            except Exception as exc:
-                report(f"flushing sink {type(sink).__name__}", exc)
-                ok = False
-        return ok
-
-
-def _sink_names(sinks: Sequence[Sink]) -> list[str]:
-    """Each sink's name in `stats()`: its class name, numbered when two share one."""
-    names: list[str] = []
-    for sink in sinks:
-        base = type(sink).__name__
-        name, n = base, 1
-        while name in names:
-            n += 1
-            name = f"{base}#{n}"
-        names.append(name)
-    return names

@@ -169,7 +169,9 @@ def stats() -> dict[str, Any]:
         `emitted`, `exported` (taken by every sink), `dropped` (the queue was full),
         `failed` (a sink refused them, or they could not be converted: `unconvertible`),
         `queued`, with emitted == exported + dropped + failed + queued; `queued_bytes`; and
-        `sinks`, each sink's own `exported` and `failed`, by class name.
+        `sinks`, each sink's own `exported` and `failed`, by class name. Feedback and
+        conversation ends are not runs: their `emitted`, `exported`, `failed`, `dropped` and
+        `queued` are under `events`.
     """
     pipeline = current or _last
     if pipeline is None:
@@ -182,6 +184,7 @@ def stats() -> dict[str, Any]:
             "unconvertible": 0,
             "queued_bytes": 0,
             "sinks": {},
+            "events": {"emitted": 0, "exported": 0, "failed": 0, "dropped": 0, "queued": 0},
         }
     return pipeline.stats()
 

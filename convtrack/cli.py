@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from ._events import Feedback
     from ._runs import Run
     from .sinks import ConversationSummary
 
@@ -65,7 +66,7 @@ def conversations_table(summaries: Sequence[ConversationSummary], title: str) ->
     table = Table(title=plain(title), title_justify="left")
     table.add_column("conversation", no_wrap=True)
     numbers = ("runs", "llm", "tokens", "cost", "errors")
-    for column in ("user", "agent", *numbers, "first", "last"):
+    for column in ("user", "agent", *numbers, "first", "last", "ended"):
         table.add_column(column, justify="right" if column in numbers else "left")
     for s in summaries:
         table.add_row(
@@ -79,6 +80,7 @@ def conversations_table(summaries: Sequence[ConversationSummary], title: str) ->
             plain(str(s.error_count), "red" if s.error_count else ""),
             s.first_at.strftime("%m-%d %H:%M:%S"),
             s.last_at.strftime("%m-%d %H:%M:%S"),
+            "open" if s.ended_at is None else s.ended_at.strftime("%m-%d %H:%M:%S"),
         )
     return table
 
@@ -114,7 +116,13 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
     console = _console()
     store = _open(args.db)
     try:
-        summaries = store.conversations(limit=args.limit, before=args.before, **_filters(args))
+        summaries = store.conversations(
+            limit=args.limit,
+            before=args.before,
+            feedback=args.feedback,
+            ended=args.ended,
+            **_filters(args),
+        )
     except ValueError as exc:
         raise SystemExit(f"convtrack: {printable(str(exc))}") from None
     finally:
@@ -185,18 +193,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
     store = _open(args.db)
     try:
         runs = store.runs(args.conversation_id)
+        summary = store.conversation(args.conversation_id)
+        feedback = store.feedback(args.conversation_id)
     finally:
         store.close()
-    if not runs:
+    if not runs and summary is None and not feedback:
         console.print(plain(f"convtrack: no conversation {args.conversation_id} in {args.db}"))
         return 1
-    first = runs[0]
+    user = runs[0].user_id if runs else summary.user_id if summary else None
     tree = Tree(
         Text.assemble(
             "conversation ",
             plain(args.conversation_id, "bold"),
             "  user ",
-            plain(first.user_id or "-"),
+            plain(user or "-"),
             f"  ({len(runs)} runs)",
         )
     )
@@ -205,7 +215,30 @@ def _cmd_show(args: argparse.Namespace) -> int:
         parent = nodes.get(run.parent_run_id or "", tree)
         nodes[run.run_id] = parent.add(_run_label(run))
     console.print(tree)
+    ended = None if summary is None else summary.ended_at
+    console.print("open" if ended is None else f"ended {ended:%Y-%m-%d %H:%M:%S} UTC")
+    for given in feedback:
+        console.print(_feedback_line(given))
     return 0
+
+
+def _feedback_line(given: Feedback) -> Text:
+    """One feedback record as a line: key, score, value, comment, and the run it is on."""
+    from rich.text import Text
+
+    line = Text.assemble("feedback ", plain(given.key, "bold"))
+    if given.score is not None:
+        line.append(f"  score {given.score:g}")
+    if given.value is not None:
+        line.append("  value ")
+        line.append_text(plain(json.dumps(given.value, ensure_ascii=False)))
+    if given.comment:
+        line.append("  ")
+        line.append_text(plain(repr(given.comment)))
+    if given.run_id:
+        line.append("  on run ")
+        line.append_text(plain(given.run_id))
+    return line
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -358,6 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_filters(sub.add_parser("conversations", help="list conversations, most recent first"))
     p.add_argument("--before", metavar="CURSOR", help="the page after this cursor")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default: %(default)s)")
+    p.add_argument("--feedback", metavar="KEY", help="only conversations with feedback of this key")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument(
+        "--ended",
+        dest="ended",
+        action="store_const",
+        const=True,
+        help="only ended conversations (end_conversation(), or idle 30 minutes)",
+    )
+    state.add_argument(
+        "--open", dest="ended", action="store_const", const=False, help="only open conversations"
+    )
     p.set_defaults(handler=_cmd_conversations)
     p = with_db(sub.add_parser("show", help="one conversation's runs as a tree"))
     p.add_argument("conversation_id")

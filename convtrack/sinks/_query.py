@@ -140,9 +140,14 @@ def filters(
     text: Any = None,
     status: Any = None,
     before: Any = None,
+    feedback: Any = None,
+    ended: Any = None,
+    idle_before: int = 0,
     search: bool = True,
 ) -> Filters:
     """The checked filters as SQL over `conversations AS c` (see `SQLiteSink.conversations`).
+
+    `ended` counts a conversation last active before `idle_before` (microseconds) as ended.
 
     Raises:
         ValueError: a filter of the wrong type, an unknown status, a bad cursor.
@@ -166,6 +171,14 @@ def filters(
         if status not in STATUSES:
             raise ValueError(f"status: {status!r:.80} is not one of {', '.join(STATUSES)}")
         where.append("c.error_count > 0" if status == "error" else "c.error_count = 0")
+    if ended is not None:
+        if not isinstance(ended, bool):
+            raise ValueError(f"ended: expected True or False, got {ended!r:.80}")
+        if ended:
+            where.append("(c.ended_at IS NOT NULL OR c.last_at < ?)")
+        else:
+            where.append("c.ended_at IS NULL AND c.last_at >= ?")
+        params.append(idle_before)
     if before is not None:
         last_at, conversation_id = decode_cursor(before)
         where.append("(c.last_at < ? OR (c.last_at = ? AND c.conversation_id > ?))")
@@ -179,6 +192,11 @@ def filters(
                     [key, value],
                 )
             )
+    if feedback is not None:
+        wanted = _text("feedback", feedback, MAX_METADATA_KEY)
+        if not wanted:
+            raise ValueError("feedback: expected a non-empty feedback key")
+        subqueries.append(("SELECT conversation_id FROM feedback WHERE key = ?", [wanted]))
     needle = _text("text", text, MAX_TEXT)
     if needle is not None and needle.strip():
         if search:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 from ._upkeep import chunks
 
@@ -26,3 +27,43 @@ def delete_conversations(conn: sqlite3.Connection, ids: Sequence[str], search: b
             "conversations",
         ):
             conn.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", part)
+
+
+Connect = Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+
+def prune(
+    connection: Connect,
+    transaction: Connect,
+    cutoff: int,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+    search: bool,
+) -> int:
+    """Delete the conversations last active before `cutoff` (microseconds) in batches, each
+    its own transaction, then the runs of no conversation started before it (see
+    `SQLiteSink.prune`); how many conversations were deleted."""
+    with connection() as conn:
+        total = conn.execute(
+            "SELECT COUNT(*) FROM conversations WHERE last_at < ?", (cutoff,)
+        ).fetchone()[0]
+    done = 0
+    while True:
+        with transaction() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT conversation_id FROM conversations WHERE last_at < ?"
+                    " ORDER BY last_at LIMIT ?",
+                    (cutoff, batch_size),
+                )
+            ]
+            delete_conversations(conn, ids, search)
+        done += len(ids)
+        if progress is not None:
+            progress(done, total)
+        if len(ids) < batch_size:
+            break
+    with transaction() as conn:  # runs of no conversation: no summary to keep
+        conn.execute("DELETE FROM runs WHERE conversation_id IS NULL AND started_at < ?", (cutoff,))
+    return done

@@ -88,9 +88,19 @@ def run_of(row: sqlite3.Row) -> Run:
     )
 
 
-def summary_of(row: Sequence[Any]) -> ConversationSummary:
-    """The summary of a `conversations` row (columns in `_upkeep.COLUMNS` order)."""
+def summary_of(row: Sequence[Any], idle_before: int | None = None) -> ConversationSummary:
+    """The summary of a `conversations` row (columns in `_totals.COLUMNS` order, then the
+    feedback count when the query read it).
+
+    Args:
+        row: the row.
+        idle_before: a conversation last active before this time (microseconds) counts as
+            ended then, if `end_conversation()` did not end it.
+    """
     totals = Totals.from_row(row)
+    ended = totals.ended_at
+    if ended is None and idle_before is not None and totals.last_at < idle_before:
+        ended = totals.last_at
     return ConversationSummary(
         conversation_id=totals.conversation_id,
         user_id=totals.user_id,
@@ -108,6 +118,8 @@ def summary_of(row: Sequence[Any]) -> ConversationSummary:
         last_output=None if totals.last_output is None else totals.last_output[1],
         tools=tuple(sorted(totals.tools)),
         metadata={key: entry[1] for key, entry in sorted(totals.metadata.items())},
+        ended_at=None if ended is None else from_micros(ended),
+        feedback_count=row[20] if len(row) > 20 else 0,
     )
 
 

@@ -3,8 +3,9 @@
 Version 1 held the runs only; version 2 adds a row per conversation kept up to date as runs
 are written, an index of metadata key/values, a full-text index of message text (SQLite
 FTS5, where this SQLite has it: one document per conversation and write batch, its runs'
-text, `search_documents` saying whose), and a `feedback` table (for feedback records; not written
-yet). A version-1 file is migrated once, when a writer opens it, in one transaction.
+text, `search_documents` saying whose), a `feedback` table (feedback records) and each
+conversation's `ended_at` (set by a conversation-end record). A version-1 file is migrated
+once, when a writer opens it, in one transaction (`_migrate.py`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ CREATE INDEX IF NOT EXISTS conversations_by_agent
     ON conversations (agent_id, last_at DESC, conversation_id);
 CREATE INDEX IF NOT EXISTS conversations_with_errors
     ON conversations (last_at DESC, conversation_id) WHERE error_count > 0;
+CREATE INDEX IF NOT EXISTS conversations_ended
+    ON conversations (last_at DESC, conversation_id) WHERE ended_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS conversation_metadata (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -86,9 +89,12 @@ CREATE TABLE IF NOT EXISTS feedback (
     score REAL,
     value TEXT,
     comment TEXT,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    user_id TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_by_conversation ON feedback (conversation_id, key);
+CREATE INDEX IF NOT EXISTS feedback_by_key ON feedback (key, conversation_id);
+CREATE INDEX IF NOT EXISTS feedback_by_run ON feedback (run_id) WHERE run_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS search_documents (
     document_id INTEGER PRIMARY KEY,
     conversation_id TEXT NOT NULL
@@ -124,6 +130,20 @@ def create(conn: sqlite3.Connection) -> None:
     _script(conn, VERSION_2)
     if fts5_available(conn):
         conn.execute(SEARCH)
+
+
+def is_complete(conn: sqlite3.Connection) -> bool:
+    """Whether a version-2 store has the feedback columns and indexes of this convtrack (a
+    store written before feedback was recorded lacks `feedback.user_id` and three indexes)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
+    return "user_id" in columns
+
+
+def complete(conn: sqlite3.Connection) -> None:
+    """Add what `is_complete` finds missing (inside the caller's transaction; no data lost)."""
+    if not is_complete(conn):
+        conn.execute("ALTER TABLE feedback ADD COLUMN user_id TEXT")
+    _script(conn, VERSION_2)
 
 
 def _script(conn: sqlite3.Connection, script: str) -> None:

@@ -7,14 +7,17 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .._runs import Run, times_ns
+from .._events import Event, Feedback
+from .._runs import Run, ns_of, times_ns
 from . import _schema
+from ._feedback import read_feedback, write_events
+from ._migrate import DatabaseError, connect
 from ._query import filters, micros
-from ._retention import delete_conversations
+from ._retention import prune
 from ._rows import COLUMNS as _COLUMNS
 from ._rows import row_of as _row
 from ._rows import run_of as _run
@@ -26,17 +29,15 @@ from ._upkeep import Stored, update
 
 SCHEMA_VERSION = _schema.SCHEMA_VERSION
 _INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
-_MIGRATE_BATCH = 2000
+__all__ = ["DatabaseError", "SQLiteSink"]
+
 _CACHE_KIB = 65536  # page cache of a connection, at most (SQLite's default: 2 MiB)
+FEEDBACK_COUNT = "(SELECT COUNT(*) FROM feedback AS f WHERE f.conversation_id = c.conversation_id)"
 
 
 def _stored(rowid: int, run: Run) -> Stored:
     start_ns, end_ns = times_ns(run)
     return Stored(rowid, run, start_ns // 1000, end_ns // 1000)
-
-
-class DatabaseError(Exception):
-    """The file is missing, not a convtrack database, or from a newer convtrack."""
 
 
 class SQLiteSink:
@@ -46,14 +47,32 @@ class SQLiteSink:
     row, updated in the transaction that writes its runs, so listing and filtering read an
     index, never every run.
 
+    Feedback and conversation ends (`convtrack.feedback()`, `convtrack.end_conversation()`)
+    are stored too (`export_events`), and read back by `feedback()` and the `feedback=` and
+    `ended=` filters.
+
     Args:
         path: the database file (created with its folder unless `create` is False).
         create: when False, a missing file raises `DatabaseError` instead of being created.
+        idle_timeout: a conversation with no activity for this long (seconds, or a
+            timedelta) counts as ended in queries, as if `end_conversation()` had been
+            called. Default 30 minutes.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] = "convtrack.db", *, create: bool = True
+        self,
+        path: str | os.PathLike[str] = "convtrack.db",
+        *,
+        create: bool = True,
+        idle_timeout: float | timedelta = 1800.0,
     ) -> None:
+        if isinstance(idle_timeout, timedelta):
+            idle_timeout = idle_timeout.total_seconds()
+        if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)):
+            raise TypeError(f"idle_timeout must be seconds or a timedelta, got {idle_timeout!r}")
+        if not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
+        self.idle_timeout = float(idle_timeout)
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise DatabaseError(f"no convtrack database at {self.path}")
@@ -63,62 +82,7 @@ class SQLiteSink:
         self._search = _schema.has_search_table(self._conn)
 
     def _open(self, create: bool) -> sqlite3.Connection:
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 5000")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if version > SCHEMA_VERSION:
-                raise DatabaseError(
-                    f"{self.path} was written by a newer convtrack (schema {version}); "
-                    "upgrade convtrack"
-                )
-            if version == 0 and (tables - {"runs"} or not create):
-                raise DatabaseError(f"{self.path} is not a convtrack database")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-            if version < SCHEMA_VERSION:
-                self._upgrade(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise DatabaseError(f"{self.path} is not a convtrack database ({exc})") from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    @staticmethod
-    def _upgrade(conn: sqlite3.Connection) -> None:
-        """Create the schema, or migrate a version-1 store in place (once, in one transaction)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
-            if version < SCHEMA_VERSION:  # a new file, or runs written by convtrack 0.1
-                _schema.create(conn)
-                search = _schema.has_search_table(conn)
-                last = 0
-                while True:  # every run, in the order they were written, counted as new
-                    rows = conn.execute(
-                        f"SELECT rowid, {_COLUMNS} FROM runs WHERE rowid > ? ORDER BY rowid"
-                        " LIMIT ?",
-                        (last, _MIGRATE_BATCH),
-                    ).fetchall()
-                    if not rows:
-                        break
-                    stored = [Stored(r[0], _run(r), r["started_at"], r["ended_at"]) for r in rows]
-                    update(conn, stored, last, search)
-                    last = rows[-1][0]
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return connect(self.path, create, _CACHE_KIB)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -161,6 +125,12 @@ class SQLiteSink:
                 new = [stored for stored in new if stored.rowid in kept]
             update(conn, new, base, self._search)
 
+    def export_events(self, events: Sequence[Event]) -> None:
+        """Store feedback (idempotent on `feedback_id`) and conversation ends, in one
+        transaction."""
+        with self._transaction() as conn:
+            write_events(conn, events)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Every export is committed already."""
         return True
@@ -185,6 +155,8 @@ class SQLiteSink:
         text: str | None = None,
         status: str | None = None,
         before: str | None = None,
+        feedback: str | None = None,
+        ended: bool | None = None,
     ) -> list[ConversationSummary]:
         """Summaries of conversations, the most recently active first.
 
@@ -201,6 +173,9 @@ class SQLiteSink:
                 written, in order; case-insensitive).
             status: `"error"`: only conversations with a failed run; `"ok"`: only without.
             before: the cursor of the previous page (`next_cursor(summaries)`).
+            feedback: only conversations with feedback of this key (on them or their runs).
+            ended: True: only ended conversations (by `end_conversation()`, or idle longer
+                than `idle_timeout`); False: only open ones.
 
         Raises:
             ValueError: a filter that cannot be used (the message says which and why).
@@ -209,6 +184,7 @@ class SQLiteSink:
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
         ):
             raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
+        idle_before = self._idle_before()
         found = filters(
             user_id=user_id,
             agent_id=agent_id,
@@ -219,9 +195,12 @@ class SQLiteSink:
             text=text,
             status=status,
             before=before,
+            feedback=feedback,
+            ended=ended,
+            idle_before=idle_before,
             search=self._search,
         )
-        sql = f"SELECT {_SUMMARY_COLUMNS} FROM conversations AS c"
+        sql = f"SELECT {_SUMMARY_COLUMNS}, {FEEDBACK_COUNT} FROM conversations AS c"
         if found.where:
             sql += " WHERE " + " AND ".join(found.where)
         sql += " ORDER BY c.last_at DESC, c.conversation_id"
@@ -231,7 +210,37 @@ class SQLiteSink:
             params.append(limit)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [_summary(row) for row in rows]
+        return [_summary(row, idle_before) for row in rows]
+
+    def conversation(self, conversation_id: str) -> ConversationSummary | None:
+        """One conversation's summary (None when the store holds nothing of it)."""
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT {_SUMMARY_COLUMNS}, {FEEDBACK_COUNT} FROM conversations AS c"
+                " WHERE c.conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()
+        return None if row is None else _summary(row, self._idle_before())
+
+    def _idle_before(self) -> int:
+        """Now less `idle_timeout`, in microseconds: last active before it counts as ended."""
+        now = ns_of(datetime.now(timezone.utc)) // 1000
+        return now - int(self.idle_timeout * 1_000_000)
+
+    def feedback(
+        self, conversation_id: str | None = None, *, run_id: str | None = None
+    ) -> list[Feedback]:
+        """The feedback on a conversation (including on its runs), or on one run, oldest first.
+
+        Args:
+            conversation_id: the conversation (None with `run_id`: any).
+            run_id: only the feedback on this run.
+
+        Raises:
+            ValueError: neither given, or one that is not a string.
+        """
+        with self._connection() as conn:
+            return read_feedback(conn, conversation_id, run_id)
 
     def runs(self, conversation_id: str | None = None) -> list[Run]:
         """The runs of one conversation (all runs when None), in start order."""
@@ -309,33 +318,14 @@ class SQLiteSink:
         Returns:
             How many conversations were deleted.
         """
-        cutoff = micros("before", before)
-        with self._connection() as conn:
-            total = conn.execute(
-                "SELECT COUNT(*) FROM conversations WHERE last_at < ?", (cutoff,)
-            ).fetchone()[0]
-        done = 0
-        while True:
-            with self._transaction() as conn:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT conversation_id FROM conversations WHERE last_at < ?"
-                        " ORDER BY last_at LIMIT ?",
-                        (cutoff, batch_size),
-                    )
-                ]
-                delete_conversations(conn, ids, self._search)
-            done += len(ids)
-            if progress is not None:
-                progress(done, total)
-            if len(ids) < batch_size:
-                break
-        with self._transaction() as conn:  # runs of no conversation: no summary to keep
-            conn.execute(
-                "DELETE FROM runs WHERE conversation_id IS NULL AND started_at < ?", (cutoff,)
-            )
-        return done
+        return prune(
+            self._connection,
+            self._transaction,
+            micros("before", before),
+            batch_size,
+            progress,
+            self._search,
+        )
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system (rewrites the file)."""

@@ -47,6 +47,10 @@ class ConversationSummary:
     last_output: str | None = None  # the model's last answer (a preview)
     tools: tuple[str, ...] = ()  # the names of the tools used, sorted
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)  # merged, newest wins
+    # When it ended: the time `end_conversation()` gave, or, for a conversation idle longer
+    # than the store's `idle_timeout`, its last activity. None while it is open.
+    ended_at: datetime | None = None
+    feedback_count: int = 0  # feedback records on the conversation or its runs
 
 
 class RunFacts(NamedTuple):

@@ -97,8 +97,11 @@ class Totals:
         """Add `other` (the same conversation's new runs) to these totals."""
         self.user_id = _max(self.user_id, other.user_id)
         self.agent_id = _max(self.agent_id, other.agent_id)
-        self.first_at = min(self.first_at, other.first_at)
-        self.last_at = max(self.last_at, other.last_at)
+        if self.run_count == 0 and other.run_count:  # a row an end record made before any run
+            self.first_at, self.last_at = other.first_at, other.last_at
+        else:
+            self.first_at = min(self.first_at, other.first_at)
+            self.last_at = max(self.last_at, other.last_at)
         self.run_count += other.run_count
         self.llm_count += other.llm_count
         self.inferred = self.inferred or other.inferred

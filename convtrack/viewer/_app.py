@@ -72,12 +72,13 @@ def create_app(
 
     Pages: `/` (the conversations) and `/c/{conversation_id}` (one conversation). API:
     `GET /api/conversations?user_id=&agent_id=&q=&since=&until=&metadata=key=value&text=
-    &status=error|ok&before=CURSOR&limit=` (every filter of `SQLiteSink.conversations`;
-    `next_cursor` in the answer continues a full page; a bad filter is a 400) and
-    `GET /api/conversations/{conversation_id}`, `GET /api/runs?conversation_id=&kind=&status=
-    &model=&metadata=&text=&since=&until=&before=&limit=` and `GET /api/runs/{run_id}`,
-    described by the OpenAPI document at `GET /api/openapi.json`. The store is only read (a
-    version-1 file is migrated once when opened).
+    &status=error|ok&feedback=KEY&ended=true|false&before=CURSOR&limit=` (every filter of
+    `SQLiteSink.conversations`; `next_cursor` in the answer continues a full page; a bad
+    filter is a 400) and `GET /api/conversations/{conversation_id}` (with its feedback and
+    whether it ended), `GET /api/runs?conversation_id=&kind=&status=&model=&metadata=&text=
+    &since=&until=&before=&limit=` and `GET /api/runs/{run_id}`, described by the OpenAPI
+    document at `GET /api/openapi.json`. The store is only read (a version-1 file is
+    migrated once when opened).
 
     Args:
         db_path: the SQLite file an application writes with `SQLiteSink`.
@@ -126,6 +127,8 @@ def create_app(
                 text=query.text,
                 status=query.status,
                 before=query.before,
+                feedback=query.feedback,
+                ended=query.ended,
             )
             payload = {
                 "db": store.path.name,
@@ -148,7 +151,9 @@ def create_app(
             runs = store.sink.runs(conversation_id)
             if not runs:
                 return None
-            return dumps(conversation_payload(conversation_id, runs)).encode()
+            stored = store.sink.conversation(conversation_id)
+            feedback = store.sink.feedback(conversation_id)
+            return dumps(conversation_payload(conversation_id, runs, stored, feedback)).encode()
 
         answer = store.answer("conversation\x00" + conversation_id, build)
         if answer.body is None:

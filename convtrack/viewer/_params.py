@@ -22,7 +22,10 @@ _FILTERS = (
     "status",
     "before",
     "limit",
+    "feedback",
+    "ended",
 )
+_ENDED = {"true": True, "false": False}
 
 
 class BadRequest(ValueError):
@@ -43,6 +46,8 @@ class ListQuery:
     text: str | None = None
     status: str | None = None
     before: str | None = None
+    feedback: str | None = None
+    ended: bool | None = None
 
 
 def parse_since(text: str, now: datetime | None = None, name: str = "since") -> datetime:
@@ -75,6 +80,18 @@ def parse_limit(text: str) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit: {text!r:.80} is not a whole number from 1 to {MAX_LIMIT}")
     return limit
+
+
+def parse_ended(text: str) -> bool:
+    """`true` (only ended conversations) or `false` (only open ones).
+
+    Raises:
+        BadRequest: anything else.
+    """
+    found = _ENDED.get(text.strip().lower())
+    if found is None:
+        raise BadRequest(f"ended: {text!r:.80} is not true or false")
+    return found
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str] | None:
@@ -110,7 +127,7 @@ def parse_list_query(
         value = params.get(name)
         return value if value else None
 
-    since, until, limit = text("since"), text("until"), text("limit")
+    since, until, limit, ended = text("since"), text("until"), text("limit"), text("ended")
     metadata = multi if multi is not None else [params.get("metadata") or ""]
     return ListQuery(
         limit=DEFAULT_LIMIT if limit is None else parse_limit(limit),
@@ -123,6 +140,8 @@ def parse_list_query(
         text=text("text"),
         status=text("status"),
         before=text("before"),
+        feedback=text("feedback"),
+        ended=None if ended is None else parse_ended(ended),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._events import Feedback
 from .._json import to_jsonable
 from .._runs import Run
 from .._serialize import run_to_dict
@@ -35,6 +36,22 @@ def summary_to_dict(summary: ConversationSummary) -> dict[str, Any]:
         "last_output": summary.last_output,
         "tools": list(summary.tools),
         "metadata": to_jsonable(summary.metadata),
+        "ended_at": None if summary.ended_at is None else summary.ended_at.isoformat(),
+        "feedback_count": summary.feedback_count,
+    }
+
+
+def feedback_to_dict(given: Feedback) -> dict[str, Any]:
+    """A JSON-ready dict of one feedback record (on the conversation, or on `run_id`)."""
+    return {
+        "feedback_id": given.feedback_id,
+        "run_id": given.run_id,
+        "key": given.key,
+        "score": given.score,
+        "value": to_jsonable(given.value),
+        "comment": given.comment,
+        "user_id": given.user_id,
+        "created_at": given.created_at.isoformat(),
     }
 
 
@@ -87,17 +104,25 @@ def _node(run: Run) -> dict[str, Any]:
     return node
 
 
-def conversation_payload(conversation_id: str, runs: Sequence[Run]) -> dict[str, Any]:
+def conversation_payload(
+    conversation_id: str,
+    runs: Sequence[Run],
+    stored: ConversationSummary | None = None,
+    feedback: Sequence[Feedback] = (),
+) -> dict[str, Any]:
     """The answer of `GET /api/conversations/{id}`: a summary, the run tree and the transcript.
 
     Args:
         conversation_id: the conversation.
         runs: its runs, in start order (not empty).
+        stored: its row in the store, for what runs do not say (whether it ended).
+        feedback: the feedback on it and its runs, oldest first.
 
     Returns:
-        `summary` (ids, times, counts, tokens), `runs` (the top-level runs in start order, each
-        with its `children`, recursively), and `turns`: for each top-level run holding LLM
-        calls, `{"root_run_id", "messages": [{"run_id", "role", "text"}]}`.
+        `summary` (ids, times, counts, tokens, `ended_at`), `runs` (the top-level runs in
+        start order, each with its `children`, recursively), `turns`: for each top-level run
+        holding LLM calls, `{"root_run_id", "messages": [{"run_id", "role", "text"}]}`, and
+        `feedback` (each record's key, score, value, comment and `run_id`).
     """
     parent = _parents(runs)
     nodes = {run.run_id: _node(run) for run in runs}
@@ -114,9 +139,14 @@ def conversation_payload(conversation_id: str, runs: Sequence[Run]) -> dict[str,
     turns: dict[str, list[dict[str, str]]] = {}
     for run, messages in transcript(runs):
         turns.setdefault(top(run.run_id), []).extend(messages)
+    summary = _summary(conversation_id, runs)
+    if stored is not None:
+        summary["ended_at"] = None if stored.ended_at is None else stored.ended_at.isoformat()
+    summary["feedback_count"] = len(feedback)
     return {
         "conversation_id": conversation_id,
-        "summary": _summary(conversation_id, runs),
+        "summary": summary,
+        "feedback": [feedback_to_dict(given) for given in feedback],
         "runs": roots,
         "turns": [{"root_run_id": root, "messages": said} for root, said in turns.items()],
     }

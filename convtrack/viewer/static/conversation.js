@@ -1,6 +1,8 @@
-// One conversation: its facts, its transcript (each turn opens into its run tree), a timeline.
+// One conversation: its facts (open or ended), its feedback, its transcript (each turn opens
+// into its run tree), a timeline.
 import { apiConversationUrl, ago, badge, fmtClock, fmtCost, fmtDateTime, fmtDuration, fmtTokens, h,
   kindBadge, poll, refreshAges, tokensTitle } from "./dom.js";
+import { stateBadges } from "./list.js";
 import { countRuns, details, runTree, timeline } from "./tree.js";
 
 const LONG_TEXT = 1600;
@@ -9,12 +11,29 @@ function fact(label, value, title) {
   return h("div", { class: "fact", title }, h("dt", {}, label), h("dd", {}, value));
 }
 
-function header(id, s) {
+function feedbackItem(f) {
+  const parts = [h("span", { class: "fb-key" }, f.key)];
+  if (f.score !== null) parts.push(h("span", { class: "fb-score num" }, `score ${f.score}`));
+  if (f.value !== null) parts.push(h("span", { class: "fb-value mono" }, JSON.stringify(f.value)));
+  if (f.comment) parts.push(h("span", { class: "fb-comment" }, f.comment));
+  parts.push(h("span", { class: "fb-on muted" },
+    f.run_id ? `on run ${f.run_id}` : "on the conversation"));
+  return h("li", { class: "fb-item", title: fmtDateTime(f.created_at) }, ...parts);
+}
+
+function feedbackList(items) {
+  if (!items.length) return null;
+  return h("section", { class: "feedback", "aria-label": "feedback" },
+    h("h2", {}, "Feedback"), h("ul", { class: "fb-list" }, items.map(feedbackItem)));
+}
+
+function header(id, s, feedback) {
   const tokens = s.tokens.total ? fmtTokens(s.tokens).replace(" tok", "") : "—";
   return h("header", { class: "conv-header" },
     h("h1", { class: "mono conv-title" }, id,
       s.inferred ? badge("inferred", "inferred",
-        "Grouped automatically from the message history (no id was given)") : null),
+        "Grouped automatically from the message history (no id was given)") : null,
+      ...stateBadges(s)),
     h("dl", { class: "facts" },
       fact("user", s.user_id || "—"),
       fact("agent", s.agent_id || "—"),
@@ -25,7 +44,9 @@ function header(id, s) {
       fact("tokens", tokens, tokensTitle(s.tokens.total ? s.tokens : null)),
       fact("cost", fmtCost(s.cost), s.cost === null ? "no known price for these models" :
         "US dollars, from the genai-prices tables"),
-      s.error_count ? fact("errors", String(s.error_count)) : null));
+      s.error_count ? fact("errors", String(s.error_count)) : null,
+      fact("state", s.ended_at ? "ended " + fmtDateTime(s.ended_at) : "open")),
+    feedbackList(feedback));
 }
 
 function message(m) {
@@ -117,7 +138,7 @@ export function renderConversation(main, id) {
           h("section", { class: "panel" }, h("h2", {}, "Transcript"), shell.transcript),
           h("section", { class: "panel" }, h("h2", {}, "Timeline"), shell.timeline)));
     }
-    shell.head.replaceChildren(header(id, data.summary));
+    shell.head.replaceChildren(header(id, data.summary, data.feedback || []));
     const turns = new Map(data.turns.map((t) => [t.root_run_id, t]));
     const seen = new Set();
     let number = 0;

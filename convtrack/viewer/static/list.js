@@ -1,5 +1,5 @@
-// The conversation list: filters (user, agent, id, metadata, text, status, time), newest
-// first, live; older pages through the API's cursor.
+// The conversation list: filters (user, agent, id, metadata, text, status, feedback, open or
+// ended, time), newest first, live; older pages through the API's cursor.
 import { ago, badge, conversationHref, fmtCost, fmtCount, fmtDateTime, h, poll,
   refreshAges } from "./dom.js";
 
@@ -11,7 +11,9 @@ const SINCE_CHOICES = [
   ["7d", "Last 7 days"],
 ];
 const STATUS_CHOICES = [["", "Any"], ["error", "With errors"], ["ok", "Without errors"]];
-const FIELDS = ["user_id", "agent_id", "q", "metadata", "text", "status", "since"];
+const ENDED_CHOICES = [["", "Any"], ["false", "Open"], ["true", "Ended"]];
+const FIELDS = ["user_id", "agent_id", "q", "metadata", "text", "status", "feedback", "ended",
+  "since"];
 
 function field(name, label, placeholder, listId) {
   return h("label", { class: "field" }, h("span", {}, label),
@@ -23,6 +25,24 @@ function statusField() {
   const select = h("select", { name: "status" },
     STATUS_CHOICES.map(([value, text]) => h("option", { value }, text)));
   return h("label", { class: "field" }, h("span", {}, "Status"), select);
+}
+
+function endedField() {
+  const select = h("select", { name: "ended" },
+    ENDED_CHOICES.map(([value, text]) => h("option", { value }, text)));
+  return h("label", { class: "field" }, h("span", {}, "State"), select);
+}
+
+// Open or ended (by end_conversation(), or idle past the store's timeout), and feedback.
+export function stateBadges(conv) {
+  return [
+    conv.ended_at
+      ? badge("ended", "ended", "Ended " + fmtDateTime(conv.ended_at))
+      : badge("open", "open", "Open: not ended, and active recently"),
+    conv.feedback_count
+      ? badge(`${conv.feedback_count} feedback`, "feedback", "Feedback records on it or its runs")
+      : null,
+  ];
 }
 
 function sinceField() {
@@ -39,7 +59,8 @@ function row(conv, fresh) {
       h("span", { class: "c-id" },
         h("span", { class: "c-id-line" }, id,
           conv.inferred ? badge("inferred", "inferred",
-            "Grouped automatically from the message history (no id was given)") : null),
+            "Grouped automatically from the message history (no id was given)") : null,
+          ...stateBadges(conv)),
         conv.first_input ? h("span", { class: "c-preview muted", title: conv.first_input },
           conv.first_input) : null),
       h("span", { class: "c-user" }, h("span", { class: "label" }, "user "),
@@ -71,6 +92,8 @@ export function renderList(main) {
     field("metadata", "Metadata", "key=value"),
     field("text", "Messages", "contain…"),
     statusField(),
+    field("feedback", "Feedback", "key"),
+    endedField(),
     sinceField(),
     h("button", { type: "reset", class: "button" }, "Clear"));
   const users = h("datalist", { id: "users" });

@@ -6,7 +6,8 @@ Only the ids are chosen here: runs end (and are exported) children first, often 
 batch than their parent, so a child must name its parent's span id before that span exists.
 The trace id is derived from the root run id and each span id from the run id (both hashed,
 deterministic), and they are handed to a private copy of the SDK tracer through its
-`id_generator`; the parent is a `SpanContext` built from the parent run's id.
+`id_generator`; the parent is a `SpanContext` built from the parent run's id. Feedback and
+conversation ends (`export_events`) become zero-duration spans (`_events.py`).
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ from collections.abc import Sequence
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Tracer as SDKTracer
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 import convtrack
-from convtrack import Run
+from convtrack import ConversationEnd, Feedback, Run
 from convtrack.instrumentation import report, times_ns
 
+from ._events import event_span, remember_root
 from ._names import DEFAULT, AttributeNames, parse
 from ._spans import error_parts, has_tokens, span_id_of, span_parts, trace_id_of
+from ._tracing import Collect, PresetIds
 
 SCOPE = "convtrack"
 _VERSION = "0.1.0"
@@ -48,32 +50,6 @@ class SpanExportError(RuntimeError):
 
 class NoTracerProviderError(RuntimeError):
     """No OpenTelemetry SDK TracerProvider to export to."""
-
-
-class _PresetIds(IdGenerator):
-    """Hands out the ids set just before each `start_span` (one exporting thread at a time)."""
-
-    trace_id = 0
-    span_id = 0
-
-    def generate_trace_id(self) -> int:
-        return self.trace_id
-
-    def generate_span_id(self) -> int:
-        return self.span_id
-
-    def is_trace_id_random(self) -> bool:
-        return False
-
-
-class _Collect(SpanProcessor):
-    """Keeps the ended spans for the sink to hand to its exporter."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
 
 
 class OTelSink:
@@ -134,17 +110,18 @@ class OTelSink:
         self.inferred_as_conversation_id = inferred_as_conversation_id
         self.capture_content = capture_content
         self.exporter = exporter
-        self._collect: _Collect | None = None
+        self._collect: Collect | None = None
         if exporter is not None:
-            self._collect = _Collect()
+            self._collect = Collect()
             tracer_provider = TracerProvider(
                 resource=resource or Resource.create({}), shutdown_on_exit=False
             )
             tracer_provider.add_span_processor(self._collect)
         self._provider = tracer_provider
-        self._ids = _PresetIds()
+        self._ids = PresetIds()
         # LLM run id -> None: a nested LLM run (the same model call) wrote the usage already
         self._covered: dict[str, None] = {}
+        self._roots: dict[str, str] = {}  # run id -> root run id, for feedback on a run
         self._lock = threading.Lock()
         self._at_exit_registered = False
         self._exited = False
@@ -160,6 +137,12 @@ class OTelSink:
         if runs:
             # A fresh context: no conversation or current span of the exporting thread leaks in.
             contextvars.Context().run(self._export, runs)
+
+    def export_events(self, events: Sequence[Feedback | ConversationEnd]) -> None:
+        """Turn feedback and conversation ends into zero-duration spans (`convtrack.feedback`,
+        `convtrack.conversation_end`); raises if they are lost."""
+        if events:
+            contextvars.Context().run(self._export_events, events)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Flush the provider's processors (or the exporter); False if that timed out."""
@@ -194,15 +177,29 @@ class OTelSink:
                     self._emit(tracer, run, sampled)
                 except Exception as exc:  # one odd run must not cost the batch
                     report("OTelSink: a run as a span", exc)
-            if self._collect is not None and self.exporter is not None:
-                spans, self._collect.spans = self._collect.spans, []
-                if spans:
-                    result = self.exporter.export(spans)
-                    if result is not SpanExportResult.SUCCESS:
-                        raise SpanExportError(
-                            f"{type(self.exporter).__name__} did not export {len(spans)} spans "
-                            f"({result})"
-                        )
+            self._send_collected()
+
+    def _export_events(self, events: Sequence[Feedback | ConversationEnd]) -> None:
+        with self._lock:
+            tracer = self._tracer()
+            for event in events:
+                try:
+                    event_span(tracer, self._ids, event, self.names, self._roots)
+                except Exception as exc:  # one odd event must not cost the batch
+                    report("OTelSink: an event as a span", exc)
+            self._send_collected()
+
+    def _send_collected(self) -> None:
+        """In exporter mode, hand the spans made so far to the exporter (the lock held)."""
+        if self._collect is not None and self.exporter is not None:
+            spans, self._collect.spans = self._collect.spans, []
+            if spans:
+                result = self.exporter.export(spans)
+                if result is not SpanExportResult.SUCCESS:
+                    raise SpanExportError(
+                        f"{type(self.exporter).__name__} did not export {len(spans)} spans "
+                        f"({result})"
+                    )
 
     def _tracer(self) -> SDKTracer:
         provider: object = self._provider
@@ -248,6 +245,7 @@ class OTelSink:
             capture_content=self.capture_content,
             usage=self._usage_here(run),
         )
+        remember_root(self._roots, run)
         trace_id = trace_id_of(run.root_run_id)
         ids = self._ids
         ids.trace_id = trace_id

@@ -12,6 +12,8 @@ from convtrack._json import dumps
 from convtrack._runs import times_ns
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+# An idle_timeout that keeps conversations of T0 open (as `summarise()` has them) for a century.
+NEVER_IDLE = 100 * 365 * 86400.0
 
 # The schema and insert of convtrack 0.1 (schema version 1), as that code wrote them.
 V1_SCHEMA = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from store_support import chat, run, write_v1
+from store_support import NEVER_IDLE, chat, run, write_v1
 
 from convtrack import RunKind, SQLiteSink
 from convtrack.sinks._summary import summaries
@@ -25,7 +25,7 @@ def test_v1_store_is_migrated_in_place(tmp_path: Path) -> None:
     """Opening a version-1 file adds the summaries, metadata and search indexes of its runs."""
     path = tmp_path / "v1.db"
     write_v1(path, RUNS)
-    sink = SQLiteSink(path, create=False)
+    sink = SQLiteSink(path, create=False, idle_timeout=NEVER_IDLE)
     assert sink.count() == len(RUNS)
     assert sink.runs("conv-a") == sorted(RUNS[:3], key=lambda r: r.started_at)
     assert sink.conversations() == summaries(RUNS)
@@ -44,8 +44,8 @@ def test_migration_happens_once_and_writes_continue(tmp_path: Path) -> None:
     """A migrated store reopened is not migrated again; new runs add to the migrated rows."""
     path = tmp_path / "v1.db"
     write_v1(path, RUNS)
-    SQLiteSink(path).close()
-    sink = SQLiteSink(path)
+    SQLiteSink(path, idle_timeout=NEVER_IDLE).close()
+    sink = SQLiteSink(path, idle_timeout=NEVER_IDLE)
     more = chat("a4", "conv-a", "thanks", "You're welcome.", at=9)
     sink.export([more])
     assert sink.conversations() == summaries([*RUNS, more])
@@ -59,6 +59,6 @@ def test_a_reader_migrates_too(tmp_path: Path) -> None:
     """Opening with create=False (the CLI, the viewer) migrates a version-1 file as well."""
     path = tmp_path / "v1.db"
     write_v1(path, RUNS[:1])
-    sink = SQLiteSink(path, create=False)
+    sink = SQLiteSink(path, create=False, idle_timeout=NEVER_IDLE)
     assert [s.conversation_id for s in sink.conversations()] == ["conv-a"]
     sink.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_support import chat, run
+from store_support import NEVER_IDLE, chat, run
 
 from convtrack import Run, RunKind, SQLiteSink
 from convtrack.sinks._prices import prices_available
@@ -72,7 +72,7 @@ def test_rows_equal_recomputation(
 ) -> None:
     """After any batching and order of the runs, every summary equals `summarise` of them."""
     runs, batches = stream
-    sink = SQLiteSink(tmp_path_factory.mktemp("store") / "s.db")
+    sink = SQLiteSink(tmp_path_factory.mktemp("store") / "s.db", idle_timeout=NEVER_IDLE)
     try:
         for batch in batches:
             sink.export(batch)
@@ -88,7 +88,9 @@ def test_nested_llm_call_counted_once_whichever_arrives_first(tmp_path: Path) ->
     outer = run("outer", kind=RunKind.LLM, usage=usage, model="gpt-4o-mini", source="openai")
     inner = run("inner", kind=RunKind.LLM, parent="outer", usage=usage, at=0.5, duration=0.1)
     for order in ([inner], [outer]), ([outer], [inner]), ([inner, outer],):
-        sink = SQLiteSink(tmp_path / f"{len(order)}-{order[0][0].run_id}.db")
+        sink = SQLiteSink(
+            tmp_path / f"{len(order)}-{order[0][0].run_id}.db", idle_timeout=NEVER_IDLE
+        )
         for batch in order:
             sink.export(batch)
         (summary,) = sink.conversations()
@@ -99,7 +101,7 @@ def test_nested_llm_call_counted_once_whichever_arrives_first(tmp_path: Path) ->
 
 def test_totals_previews_tools_and_metadata(tmp_path: Path) -> None:
     """A summary carries tokens, cost, errors, first input, last answer, tools, metadata."""
-    sink = SQLiteSink(tmp_path / "s.db")
+    sink = SQLiteSink(tmp_path / "s.db", idle_timeout=NEVER_IDLE)
     sink.export(
         [
             chat(
@@ -130,7 +132,7 @@ def test_odd_metadata_is_summarised_like_the_recomputation(tmp_path: Path) -> No
     """Metadata with number keys, tuples, sets, bytes and huge numbers summarise alike."""
     odd = {7: "seven", "t": (1, 2), "s": {3}, "b": b"\xff", "big": 2**80, "nested": {"a": [1]}}
     runs = [chat("r1", "c1", "q", "a", metadata=odd), run("r2", "c1", at=3, metadata={7: 8})]
-    sink = SQLiteSink(tmp_path / "s.db")
+    sink = SQLiteSink(tmp_path / "s.db", idle_timeout=NEVER_IDLE)
     sink.export(runs)
     (summary,) = sink.conversations()
     assert summary == summaries(runs)[0]
@@ -147,14 +149,14 @@ def test_odd_metadata_is_summarised_like_the_recomputation(tmp_path: Path) -> No
 
 def test_unknown_model_has_no_cost(tmp_path: Path) -> None:
     """A conversation whose models have no known price has cost None, not 0."""
-    sink = SQLiteSink(tmp_path / "s.db")
+    sink = SQLiteSink(tmp_path / "s.db", idle_timeout=NEVER_IDLE)
     sink.export([chat("r1", "c1", "q", "a", usage={"input_tokens": 5}, model="my-own-model")])
     assert sink.conversations()[0].cost is None
     sink.close()
 
 
 def _write_half(path: str, runs: list[Run]) -> None:
-    sink = SQLiteSink(path)
+    sink = SQLiteSink(path, idle_timeout=NEVER_IDLE)
     for i in range(0, len(runs), 7):
         sink.export(runs[i : i + 7])
     sink.close()
@@ -170,7 +172,7 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
         else:
             runs.append(run(f"r{n}", cid, at=n, kind=RunKind.LLM, parent=f"r{n - n % 3}"))
     path = str(tmp_path / "shared.db")
-    SQLiteSink(path).close()
+    SQLiteSink(path, idle_timeout=NEVER_IDLE).close()
     context = multiprocessing.get_context("spawn")
     writers = [context.Process(target=_write_half, args=(path, runs[start::2])) for start in (0, 1)]
     for writer in writers:
@@ -178,7 +180,7 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     for writer in writers:
         writer.join(60)
     assert [w.exitcode for w in writers] == [0, 0]
-    sink = SQLiteSink(path)
+    sink = SQLiteSink(path, idle_timeout=NEVER_IDLE)
     assert sink.count() == len(runs)
     assert sink.conversations(None) == summaries(runs)
     sink.close()

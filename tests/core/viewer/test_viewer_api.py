@@ -43,6 +43,8 @@ async def test_list_is_the_demo_newest_first(client: httpx.AsyncClient, demo_db:
         "last_output",
         "tools",
         "metadata",
+        "ended_at",
+        "feedback_count",
     }
     assert first["run_count"] > first["llm_count"] >= 2
     assert first["input_tokens"] > 0

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -354,3 +355,60 @@ def test_older_pages_follow_the_cursor(page: Page, served: str, demo_db: Path) -
     expect(shown).to_have_text(ids[2:4])
     page.get_by_role("button", name="Newest").click()
     expect(shown).to_have_text(ids[:2])
+
+
+def test_feedback_and_ended_filters_and_the_conversations_feedback(
+    page: Page, served: str, demo_db: Path
+) -> None:
+    """The feedback and state filters narrow the live list; rows say open or ended; the
+    conversation shows its state and feedback (as text)."""
+    from convtrack import ConversationEnd, Feedback, SQLiteSink
+
+    expect = _expect()
+    run = chat_run("conv-judged", [{"role": "user", "content": "hi"}], "hello")
+    export(demo_db, run)
+    now = datetime.now(timezone.utc)
+    sink = SQLiteSink(demo_db)
+    common = {"user_id": None, "created_at": now, "score": None, "value": None, "comment": None}
+    sink.export_events(
+        [
+            Feedback("f1", "conv-judged", None, "thumbs", **{**common, "score": 1.0}),
+            Feedback(
+                "f2",
+                "conv-judged",
+                run.run_id,
+                "label",
+                **{**common, "value": {"topic": "greeting"}, "comment": HOSTILE_SCRIPT},
+            ),
+            ConversationEnd("conv-judged", now),
+        ]
+    )
+    sink.close()
+    page.goto(served)
+    ids = page.locator("#conversations .conv-id")
+    expect(ids.first).to_have_text("conv-judged")
+    judged = page.locator(".conv", has_text="conv-judged")
+    expect(judged.locator(".badge-ended")).to_have_text("ended")
+    expect(judged.locator(".badge-feedback")).to_have_text("2 feedback")
+    expect(page.locator(".conv").nth(1).locator(".badge-open")).to_have_text("open")
+    page.fill("input[name=feedback]", "thumbs")
+    expect(ids).to_have_text(["conv-judged"])
+    expect(page).to_have_url(f"{served}/?feedback=thumbs")
+    page.fill("input[name=feedback]", "")
+    page.select_option("select[name=ended]", "false")
+    expect(ids.first).not_to_have_text("conv-judged")
+    expect(page.locator(".conv", has_text="conv-judged")).to_have_count(0)
+    expect(page.locator(".badge-ended")).to_have_count(0)
+    page.select_option("select[name=ended]", "true")
+    expect(ids).to_have_text(["conv-judged"])
+    expect(page).to_have_url(f"{served}/?ended=true")
+    page.locator(".conv", has_text="conv-judged").click()
+    expect(page.locator(".fact", has_text="state")).to_contain_text("ended")
+    items = page.locator(".fb-item")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("thumbs")
+    expect(items.nth(0)).to_contain_text("score 1")
+    expect(items.nth(0)).to_contain_text("on the conversation")
+    expect(items.nth(1)).to_contain_text('{"topic":"greeting"}')
+    expect(items.nth(1)).to_contain_text(HOSTILE_SCRIPT)  # shown as text, never run
+    expect(items.nth(1)).to_contain_text(f"on run {run.run_id}")
