@@ -60,28 +60,37 @@ def fmt_cost(cost: float | None) -> str:
 
 
 def conversations_table(summaries: Sequence[ConversationSummary], title: str) -> Any:
-    """A rich Table of conversation summaries (every store string shown as plain text)."""
+    """A rich Table of conversation summaries (every store string shown as plain text).
+
+    On a narrow terminal long ids and users are cut with an ellipsis; the figures are not. The
+    agent column is left out when no conversation has one.
+    """
     from rich.table import Table
 
     table = Table(title=plain(title), title_justify="left")
-    table.add_column("conversation", no_wrap=True)
-    numbers = ("runs", "llm", "tokens", "cost", "errors")
-    for column in ("user", "agent", *numbers, "first", "last", "ended"):
-        table.add_column(column, justify="right" if column in numbers else "left")
+    table.add_column("conversation", no_wrap=True, overflow="ellipsis", min_width=12)
+    table.add_column("user", no_wrap=True, overflow="ellipsis", min_width=6)
+    agents = any(s.agent_id for s in summaries)
+    if agents:
+        table.add_column("agent", no_wrap=True, overflow="ellipsis", max_width=14)
+    for column in ("runs", "llm", "tokens", "cost", "errors"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    table.add_column("last", no_wrap=True, min_width=11)
+    table.add_column("state", no_wrap=True, min_width=5)
     for s in summaries:
-        table.add_row(
+        cells = [
             plain(s.conversation_id + (" (auto)" if s.inferred else "")),
             plain(s.user_id or "-"),
-            plain(s.agent_id or "-"),
+            *([plain(s.agent_id or "-")] if agents else []),
             str(s.run_count),
             str(s.llm_count),
             f"{s.input_tokens + s.output_tokens:,}",
             fmt_cost(s.cost),
             plain(str(s.error_count), "red" if s.error_count else ""),
-            s.first_at.strftime("%m-%d %H:%M:%S"),
-            s.last_at.strftime("%m-%d %H:%M:%S"),
-            "open" if s.ended_at is None else s.ended_at.strftime("%m-%d %H:%M:%S"),
-        )
+            s.last_at.strftime("%m-%d %H:%M"),
+            "open" if s.ended_at is None else "ended",
+        ]
+        table.add_row(*cells)
     return table
 
 
