@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
-from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-
-import wrapt
+from typing import TYPE_CHECKING
 
 from ._guard import report
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "convtrack.integrations"
 TARGETS = "convtrack.targets"
@@ -33,11 +34,19 @@ _waiting: set[str] = set()  # integrations waiting for their library to be impor
 _hooked: set[str] = set()  # integrations with a post-import hook (a hook cannot be removed)
 
 
+# importlib.metadata and wrapt are imported when instrument() is called, not with convtrack:
+# `import convtrack` (the pytest plugin too) stays cheap.
+
+
 def _available() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def _targets() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
     return {ep.name: ep.value for ep in entry_points(group=TARGETS)}
 
 
@@ -94,6 +103,8 @@ def _wait_for(library: str, name: str, entry: EntryPoint) -> None:
             entry.load()()
         except Exception as exc:  # never in the way of the application's import
             report(f"instrumenting {name} on import", exc)
+
+    import wrapt
 
     # the library's import, or the integration's (which imports the library) once complete
     wrapt.register_post_import_hook(on_import, library)
