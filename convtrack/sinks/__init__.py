@@ -1,20 +1,56 @@
-"""Where runs go: the Sink protocol and the built-in sinks."""
+"""Where runs go: the Sink protocol and the built-in sinks.
+
+Besides the sinks, the parts a store outside the core is built from (`convtrack-postgres`
+keeps the same summaries, rows and cursors as `SQLiteSink` through them): what a run adds to
+its conversation (`facts_of`, `ConversationTotals`), the rows of runs and summaries, tokens
+and prices, the checked filters and the page cursor; and `open_store`, a store by path or URL.
+"""
 
 from __future__ import annotations
 
 from ._base import Sink
 from ._jsonl import JSONLSink
 from ._memory import MemorySink
+from ._open import open_store
+from ._prices import cost_nanos
+from ._query import MAX_ID, MAX_TEXT, STATUSES, decode_cursor, metadata_pairs
+from ._query import micros as time_filter
+from ._rows import COLUMNS as RUN_COLUMNS
 from ._rows import next_cursor
+from ._rows import row_of as run_row
+from ._rows import run_of as run_from_row
+from ._rows import summary_of as summary_from_row
 from ._sqlite import DatabaseError, SQLiteSink
-from ._summary import ConversationSummary
+from ._summary import ConversationSummary, RunFacts, facts_of, order_key
+from ._totals import COLUMNS as SUMMARY_COLUMNS
+from ._totals import Totals as ConversationTotals
+from ._usage import Tokens, tokens_of
 
 __all__ = [
+    "MAX_ID",
+    "MAX_TEXT",
+    "RUN_COLUMNS",
+    "STATUSES",
+    "SUMMARY_COLUMNS",
     "ConversationSummary",
+    "ConversationTotals",
     "DatabaseError",
     "JSONLSink",
     "MemorySink",
+    "RunFacts",
     "SQLiteSink",
     "Sink",
+    "Tokens",
+    "cost_nanos",
+    "decode_cursor",
+    "facts_of",
+    "metadata_pairs",
     "next_cursor",
+    "open_store",
+    "order_key",
+    "run_from_row",
+    "run_row",
+    "summary_from_row",
+    "time_filter",
+    "tokens_of",
 ]
