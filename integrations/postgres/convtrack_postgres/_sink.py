@@ -306,3 +306,11 @@ class PostgresSink:
                 (cutoff,),
             )
         return done
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back for reuse and refresh the planner's statistics."""
+        with self._reading() as conn:
+            for table in ("runs", "conversations", "search_documents", "feedback"):
+                conn.execute(
+                    sql.SQL("VACUUM ANALYZE {}.{}").format(self._name, sql.Identifier(table))
+                )
