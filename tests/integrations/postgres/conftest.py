@@ -7,9 +7,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from pg_support import PostgresServer, fresh_schema, shared_server
-
 from convtrack_postgres import PostgresSink
+from pg_support import PostgresServer, fresh_schema, shared_server
 
 
 def _unavailable(exc: Exception) -> None:

@@ -7,15 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from convtrack_postgres import PostgresSink
 from pg_support import fresh_schema
 
 from convtrack import Run, RunKind
-from convtrack_postgres import PostgresSink
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "core" / "store"))
-from store_support import chat, run  # noqa: E402
+from store_support import chat, run
 
-from convtrack.sinks._summary import summaries  # noqa: E402  (the definition, test side only)
+from convtrack.sinks._summary import summaries
 
 WRITERS = 4
 
