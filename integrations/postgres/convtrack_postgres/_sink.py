@@ -55,8 +55,12 @@ def describe(dsn: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The cause in a libpq message, on one line (`Connection refused`, `password ...`)."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    cause = lines[0].rsplit(" failed: ", 1)[-1]
+    return cause.removeprefix("FATAL:").strip()
 
 
 class PostgresSink:
