@@ -13,25 +13,18 @@ from ._jsonl import JSONLSink
 from ._memory import MemorySink
 from ._open import open_store
 from ._prices import cost_nanos
-from ._query import MAX_ID, MAX_TEXT, STATUSES, decode_cursor, metadata_pairs
+from ._query import check_status, decode_cursor, id_filter, metadata_pairs, text_filter
 from ._query import micros as time_filter
-from ._rows import COLUMNS as RUN_COLUMNS
 from ._rows import next_cursor
 from ._rows import row_of as run_row
 from ._rows import run_of as run_from_row
 from ._rows import summary_of as summary_from_row
 from ._sqlite import DatabaseError, SQLiteSink
 from ._summary import ConversationSummary, RunFacts, facts_of, order_key
-from ._totals import COLUMNS as SUMMARY_COLUMNS
 from ._totals import Totals as ConversationTotals
 from ._usage import Tokens, tokens_of
 
 __all__ = [
-    "MAX_ID",
-    "MAX_TEXT",
-    "RUN_COLUMNS",
-    "STATUSES",
-    "SUMMARY_COLUMNS",
     "ConversationSummary",
     "ConversationTotals",
     "DatabaseError",
@@ -41,9 +34,11 @@ __all__ = [
     "SQLiteSink",
     "Sink",
     "Tokens",
+    "check_status",
     "cost_nanos",
     "decode_cursor",
     "facts_of",
+    "id_filter",
     "metadata_pairs",
     "next_cursor",
     "open_store",
@@ -51,6 +46,7 @@ __all__ = [
     "run_from_row",
     "run_row",
     "summary_from_row",
+    "text_filter",
     "time_filter",
     "tokens_of",
 ]

@@ -13,11 +13,11 @@ from typing import Any
 from psycopg import sql
 
 from convtrack.sinks import (
-    MAX_ID,
-    MAX_TEXT,
-    STATUSES,
+    check_status,
     decode_cursor,
+    id_filter,
     metadata_pairs,
+    text_filter,
     time_filter,
 )
 
@@ -35,16 +35,6 @@ class Query:
         """One more condition (fixed SQL text) and its values."""
         self.where.append(sql.SQL(condition))
         self.params.extend(_clean(v) for v in values)
-
-
-def _string(name: str, value: Any, limit: int = MAX_ID) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected a string, got {type(value).__name__}")
-    if len(value) > limit:
-        raise ValueError(f"{name}: longer than {limit} characters")
-    return value
 
 
 def check_limit(limit: Any) -> None:
@@ -72,19 +62,18 @@ def filters(
         ValueError: a filter of the wrong type, an unknown status, a bad cursor.
     """
     found = Query()
-    if _string("user_id", user_id) is not None:
+    if id_filter("user_id", user_id) is not None:
         found.add("c.user_id = %s", user_id)
-    if _string("agent_id", agent_id) is not None:
+    if id_filter("agent_id", agent_id) is not None:
         found.add("c.agent_id = %s", agent_id)
     if since is not None:
         found.add("c.last_at >= %s", time_filter("since", since))
     if until is not None:
         found.add("c.last_at < %s", time_filter("until", until))
-    if _string("query", query):
+    if id_filter("query", query):
         found.add("strpos(c.conversation_id, %s) > 0", query)
     if status is not None:
-        if status not in STATUSES:
-            raise ValueError(f"status: {status!r:.80} is not one of {', '.join(STATUSES)}")
+        check_status(status)
         found.add("c.error_count > 0" if status == "error" else "c.error_count = 0")
     if before is not None:
         last_at, conversation_id = decode_cursor(before)
@@ -98,7 +87,7 @@ def filters(
         pairs = [[_clean(k), _clean(v)] for k, v in metadata_pairs(metadata)]
         if pairs:
             found.add("c.pairs @> %s::jsonb", json.dumps(pairs, ensure_ascii=False))
-    needle = _string("text", text, MAX_TEXT)
+    needle = text_filter(text)
     if needle is not None and needle.strip():
         found.where.append(
             sql.SQL(

@@ -17,8 +17,6 @@ from psycopg_pool import ConnectionPool
 
 from convtrack import Run
 from convtrack.sinks import (
-    RUN_COLUMNS,
-    SUMMARY_COLUMNS,
     ConversationSummary,
     DatabaseError,
     run_from_row,
@@ -28,10 +26,12 @@ from convtrack.sinks import (
 
 from ._read import check_limit, filters
 from ._schema import SchemaError, prepare
-from ._write import write
+from ._write import RUN_COLUMNS, write
 
-_SUMMARY_SELECT = SUMMARY_COLUMNS.replace(" tools,", " tools::text,").replace(
-    " metadata,", " metadata::text,"
+_SUMMARY_SELECT = (  # the order of convtrack.sinks.summary_from_row; jsonb read as text
+    "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
+    " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
+    " first_input_key, last_output, last_output_key, tools::text, metadata::text, ended_at"
 )
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # convtrack reports instead

@@ -20,7 +20,6 @@ from psycopg import sql
 
 from convtrack import Run, RunKind
 from convtrack.sinks import (
-    RUN_COLUMNS,
     ConversationTotals,
     RunFacts,
     cost_nanos,
@@ -31,6 +30,11 @@ from convtrack.sinks import (
 
 from ._schema import lock_key
 
+RUN_COLUMNS = (  # the order of convtrack.sinks.run_row
+    "run_id, parent_run_id, root_run_id, conversation_id, user_id, agent_id, kind, name,"
+    " source, grouping, started_at, ended_at, status, error, model, inputs, outputs, usage,"
+    " metadata"
+)
 _DOCUMENT_CHARS = 100_000  # of one full-text document (a tsvector holds at most 1 MB)
 _STAGING = sql.Identifier("convtrack_staging")
 _NUL = "\x00"  # PostgreSQL text cannot hold it: stored as U+FFFD

@@ -47,7 +47,7 @@ def _version(path: str) -> int:
 class PostgresServer:
     """One PostgreSQL server of its own, in a temporary folder."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
         found = bindir()
         if found is None:
             raise RuntimeError(
@@ -55,6 +55,7 @@ class PostgresServer:
             )
         self.bin = found
         self.port = port or free_port()
+        self.durable = durable  # False: no fsync (tests); True: PostgreSQL's defaults
         self.dir = Path(tempfile.mkdtemp(prefix="convtrack-pg-"))
         self.data = self.dir / "data"
         self._user: str | None = None
@@ -92,9 +93,10 @@ class PostgresServer:
         """Start the server and wait until it accepts connections."""
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port}"
-            f" -c unix_socket_directories={self.dir}"
-            " -c fsync=off -c full_page_writes=off -c max_connections=200"
+            f" -c unix_socket_directories={self.dir} -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             str(self.bin / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data),
             "-l", str(self.dir / "log"), "-o", options,
