@@ -644,7 +644,7 @@ def test_the_public_api_is_sorted_and_complete() -> None:
 
 def test_the_distribution_depends_on_convtrack_only() -> None:
     """convtrack-asgi needs no web framework: its only requirement is convtrack."""
-    assert importlib.metadata.requires("convtrack-asgi") == ["convtrack==0.1.0"]
+    assert importlib.metadata.requires("convtrack-asgi") == ["convtrack<0.2,>=0.1.0"]
     code = "import sys, convtrack_asgi; print(sorted({'starlette', 'fastapi'} & set(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
