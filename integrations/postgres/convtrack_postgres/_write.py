@@ -117,13 +117,27 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 def write(conn: Conn, schema: sql.Identifier, runs: Sequence[Run]) -> int:
     """Store the runs not stored yet and add them to their conversations (one transaction).
 
+    Strings go as they are; only a batch that holds a NUL character somewhere (refused
+    before anything is sent) is written again with NUL characters replaced.
+
     Returns:
         How many runs were new.
     """
     unique: dict[str, Run] = {}
     for run in runs:
         unique.setdefault(run.run_id, run)
-    rows = {run_id: tuple(text(v) for v in run_row(run)) for run_id, run in unique.items()}
+    try:
+        return _write(conn, schema, unique, {rid: run_row(r) for rid, r in unique.items()})
+    except psycopg.DataError as exc:
+        if "NUL" not in str(exc):
+            raise
+    rows = {rid: tuple(text(v) for v in run_row(r)) for rid, r in unique.items()}
+    return _write(conn, schema, unique, rows)
+
+
+def _write(
+    conn: Conn, schema: sql.Identifier, unique: dict[str, Run], rows: dict[str, tuple[Any, ...]]
+) -> int:
     locks = sorted({lock_key(r.conversation_id) for r in unique.values() if r.conversation_id})
     with conn.transaction():
         if locks:
