@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from convtrack import RunKind
 from convtrack_postgres import PostgresSink
 
+from convtrack import RunKind
+
 sys.path.insert(0, str(Path(__file__).parents[2] / "core" / "store"))
-from store_support import chat, run  # noqa: E402
+from store_support import chat, run
 
 
 def test_runs_with_nul_characters_are_stored(pg_store: PostgresSink) -> None:
