@@ -44,10 +44,16 @@ INSERT INTO {s}.conversations AS c (
     conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,
     error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,
     first_input_key, last_output, last_output_key, tools, metadata, ended_at, pairs
-) VALUES (
-    %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-    %s::jsonb, %s::jsonb, %s, %s::jsonb
 )
+SELECT u.c1, u.c2, u.c3, u.c4, u.c5, u.c6, u.c7, u.c8, u.c9, u.c10, u.c11, u.c12, u.c13,
+    u.c14, u.c15, u.c16, u.c17, u.c18::jsonb, u.c19::jsonb, u.c20, u.c21::jsonb
+FROM unnest(
+    %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
+    %s::boolean[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],
+    %s::text[]
+) AS u (c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19,
+    c20, c21)
 ON CONFLICT (conversation_id) DO UPDATE SET
     user_id = GREATEST(c.user_id, EXCLUDED.user_id),
     agent_id = GREATEST(c.agent_id, EXCLUDED.agent_id),
@@ -188,7 +194,7 @@ def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, 
         pairs.setdefault(cid, set()).update((text(k), text(v)) for k, v in said.pairs)
     _take_back_nested(conn, schema, runs, facts, totals)
     upsert = sql.SQL(_UPSERT).format(s=schema)
-    params = []
+    params = []  # one row per conversation, sent as one array per column (one statement)
     for cid in sorted(totals):
         row = totals[cid].row()
         params.append(
@@ -202,8 +208,7 @@ def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, 
                 json.dumps(sorted(pairs[cid]), ensure_ascii=False),
             )
         )
-    with conn.cursor() as cur:
-        cur.executemany(upsert, params)
+    conn.execute(upsert, [list(column) for column in zip(*params, strict=True)])
     _index_text(conn, schema, runs, facts)
 
 
@@ -228,14 +233,14 @@ def _index_text(
             size += len(part) + 2
         documents.append((cid, "\n\n".join(body)))
     if documents:
-        with conn.cursor() as cur:
-            cur.executemany(
-                sql.SQL(
-                    "INSERT INTO {}.search_documents (conversation_id, body)"
-                    " VALUES (%s, to_tsvector('simple', %s))"
-                ).format(schema),
-                documents,
-            )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.search_documents (conversation_id, body)"
+                " SELECT u.c, to_tsvector('simple', u.b) FROM unnest(%s::text[], %s::text[])"
+                " AS u (c, b)"
+            ).format(schema),
+            [[cid for cid, _ in documents], [body for _, body in documents]],
+        )
 
 
 def _parents(
