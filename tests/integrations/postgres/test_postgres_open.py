@@ -165,3 +165,23 @@ def test_many_processes_create_the_schema_once(postgres_url: str) -> None:
             sql.SQL("SELECT version FROM {}.schema_version").format(sql.Identifier(schema))
         ).fetchall()
     assert rows == [(SCHEMA_VERSION,)]
+
+
+def test_cli_show_export_and_prune_on_postgres(pg_store: PostgresSink) -> None:
+    """`show`, `export` and `prune --vacuum` work on a `postgresql://` store as on a file."""
+    pg_store.export([_run("r1", "old-conv"), _run("r2", "old-conv")])
+    url = f"{pg_store.dsn}?schema={pg_store.schema}"
+    cli = [sys.executable, "-m", "convtrack.cli"]
+
+    def call(*args: str) -> str:
+        done = subprocess.run(
+            [*cli, *args, "--db", url], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "old-conv" in call("show", "old-conv")
+    assert len(call("export").strip().splitlines()) == 2
+    call("prune", "--older-than", "30d", "--vacuum")  # the runs are of 2026-03-01
+    assert pg_store.count() == 0
+    assert pg_store.conversations() == []
