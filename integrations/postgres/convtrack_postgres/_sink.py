@@ -26,7 +26,7 @@ from convtrack.sinks import (
 
 from ._read import check_limit, filters
 from ._schema import SchemaError, prepare
-from ._write import RUN_COLUMNS, write
+from ._write import RUN_COLUMNS, lock_conversations, write
 
 _SUMMARY_SELECT = (  # the order of convtrack.sinks.summary_from_row; jsonb read as text
     "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
@@ -280,17 +280,28 @@ class PostgresSink:
         done = 0
         while True:
             with self._reading() as conn, conn.transaction():
-                ids = [
+                picked = [
                     r[0]
                     for r in conn.execute(
                         sql.SQL(
                             "SELECT conversation_id FROM {}.conversations WHERE last_at < %s"
-                            " ORDER BY last_at LIMIT %s FOR UPDATE SKIP LOCKED"
+                            " ORDER BY last_at LIMIT %s"
                         ).format(s),
                         (cutoff, batch_size),
                     )
                 ]
-                for table in ("runs", "search_documents", "feedback", "conversations"):
+                lock_conversations(conn, picked)  # a writer adding runs to one: it goes first
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        sql.SQL(
+                            "DELETE FROM {}.conversations WHERE conversation_id = ANY(%s)"
+                            " AND last_at < %s RETURNING conversation_id"
+                        ).format(s),
+                        (picked, cutoff),
+                    )
+                ]
+                for table in ("runs", "search_documents", "feedback"):
                     conn.execute(
                         sql.SQL("DELETE FROM {}.{} WHERE conversation_id = ANY(%s)").format(
                             s, sql.Identifier(table)
@@ -300,7 +311,7 @@ class PostgresSink:
             done += len(ids)
             if progress is not None:
                 progress(done, total)
-            if len(ids) < batch_size:
+            if len(picked) < batch_size:
                 break
         with self._reading() as conn:
             conn.execute(

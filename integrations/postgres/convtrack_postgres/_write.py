@@ -141,14 +141,21 @@ def write(conn: Conn, schema: sql.Identifier, runs: Sequence[Run]) -> int:
     return _write(conn, schema, unique, rows)
 
 
+def lock_conversations(conn: Conn, ids: Sequence[str]) -> None:
+    """Take the transaction's advisory lock of each conversation, in one order for everyone
+    (writers and prune alike: no deadlock)."""
+    keys = sorted({lock_key(text(cid)) for cid in ids})
+    if keys:
+        conn.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (keys,)
+        )
+
+
 def _write(
     conn: Conn, schema: sql.Identifier, unique: dict[str, Run], rows: dict[str, tuple[Any, ...]]
 ) -> int:
-    locks = sorted({lock_key(r.conversation_id) for r in unique.values() if r.conversation_id})
     with conn.transaction():
-        if locks:
-            conn.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k",
-                         (locks,))  # fmt: skip
+        lock_conversations(conn, [r.conversation_id for r in unique.values() if r.conversation_id])
         conn.execute(
             sql.SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}.runs) ON COMMIT DELETE ROWS"
