@@ -64,7 +64,7 @@ def _sink_by_name(name: str) -> Sink:
     if "://" in name:
         from .sinks import open_store
 
-        url_sink: Sink = open_store(name)
+        url_sink: Sink = open_store(name, connect=False)  # a server that is down: not fatal
         return url_sink
 
     factories: dict[str, Callable[[], Sink]] = {

@@ -20,12 +20,16 @@ def is_url(name: str) -> bool:
     return _SCHEME.match(name) is not None
 
 
-def open_store(path_or_url: str | os.PathLike[str], *, create: bool = True) -> Any:
+def open_store(
+    path_or_url: str | os.PathLike[str], *, create: bool = True, connect: bool = True
+) -> Any:
     """The store a path or URL names: `SQLiteSink` or a registered store (`PostgresSink`).
 
     Args:
         path_or_url: a file path, `sqlite:///path`, or a URL such as `postgresql://...`.
         create: whether a missing store may be created (False: a missing one raises).
+        connect: False: a server store reaches its server on first use only, so an app
+            starts while its database is down (`configure(sinks=[url])` passes False).
 
     Raises:
         DatabaseError: an unknown scheme, a store that cannot be opened or reached (the
@@ -46,6 +50,6 @@ def open_store(path_or_url: str | os.PathLike[str], *, create: bool = True) -> A
 
     for ep in entry_points(group="convtrack.stores"):
         if ep.name == scheme:
-            return ep.load()(name, create=create)
+            return ep.load()(name, create=create, connect=connect)
     hint = f" (pip install {_PACKAGES[scheme]})" if scheme in _PACKAGES else ""
     raise DatabaseError(f"no store is installed for {scheme}:// URLs{hint}")

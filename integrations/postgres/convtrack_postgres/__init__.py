@@ -17,10 +17,15 @@ from ._sink import PostgresSink, StoreUnavailable
 __version__ = "0.1.0"
 
 
-def open_store(url: str, *, create: bool = True) -> PostgresSink:
+def open_store(url: str, *, create: bool = True, connect: bool = True) -> PostgresSink:
     """The store of a `postgresql://` URL (the `convtrack.stores` entry point).
 
     A `schema` query parameter names the PostgreSQL schema (default `convtrack`).
+
+    Args:
+        url: the URL.
+        create: whether a missing store may be created.
+        connect: False: reach the server on first use only (see `PostgresSink`).
 
     Raises:
         convtrack.sinks.DatabaseError: the server cannot be reached or refuses (one line).
@@ -35,7 +40,7 @@ def open_store(url: str, *, create: bool = True) -> PostgresSink:
         else:
             kept.append(part)
     dsn = base + ("?" + "&".join(kept) if kept else "")
-    return PostgresSink(dsn, create=create, **options)
+    return PostgresSink(dsn, create=create, connect=connect, **options)
 
 
 __all__ = ["SCHEMA_VERSION", "PostgresSink", "StoreUnavailable", "__version__", "open_store"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -77,10 +78,14 @@ class PostgresSink:
         connect_timeout: seconds to wait for the server when connecting.
         write_timeout: seconds an export waits for a connection before it gives up (the
             pipeline retries it, then counts the runs as failed).
+        connect: when False, nothing is asked of the server until the first export or
+            query (an app then starts while its database is down: the runs written
+            meanwhile are retried, then counted as failed).
 
     Raises:
-        convtrack.sinks.DatabaseError: the URL is bad, the server refuses or cannot be
-            reached, the credentials are wrong, or the schema is not a convtrack store.
+        convtrack.sinks.DatabaseError: the URL is bad; or (when `connect`) the server
+            refuses or cannot be reached, the credentials are wrong, or the schema is not a
+            convtrack store.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class PostgresSink:
         pool_size: int = 4,
         connect_timeout: float = 5.0,
         write_timeout: float = 2.0,
+        connect: bool = True,
     ) -> None:
         if not isinstance(schema, str) or not schema or len(schema) > 63:
             raise ValueError(f"schema: expected a name of 1 to 63 characters, got {schema!r:.80}")
@@ -102,13 +108,16 @@ class PostgresSink:
         self._write_timeout = write_timeout
         self._timeout = max(1, round(connect_timeout))
         self._kwargs: dict[str, Any] = {"connect_timeout": self._timeout, "autocommit": True}
+        self._create = create
+        self._ready = False  # the schema checked (created, migrated) on the server
+        self._ready_lock = threading.Lock()
         try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=self._timeout) as conn:
-                prepare(conn, schema, create)
+            conninfo_to_dict(dsn)
+            if connect:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=self._timeout) as conn:
+                    self._prepare(conn)
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot open {self._where}: {_one_line(exc)}") from None
-        except SchemaError as exc:
-            raise DatabaseError(f"{self._where}: {exc}") from None
         self._pid = os.getpid()
         self._pool_size = pool_size
         self._pool = self._new_pool()
@@ -125,12 +134,25 @@ class PostgresSink:
             open=True,
         )
 
+    def _prepare(self, conn: psycopg.Connection[Any]) -> None:
+        """Create or migrate the schema, once (DatabaseError: not a store this can use)."""
+        with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                prepare(conn, self.schema, self._create)
+            except SchemaError as exc:
+                raise DatabaseError(f"{self._where}: {exc}") from None
+            self._ready = True
+
     @contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
         if self._pid != os.getpid():  # a forked child must not share the parent's sockets
             self._pid = os.getpid()
             self._pool = self._new_pool()
         with self._pool.connection(timeout=timeout) as conn:
+            if not self._ready:
+                self._prepare(conn)
             yield conn
 
     @contextmanager

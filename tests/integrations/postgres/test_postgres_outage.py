@@ -9,6 +9,7 @@ from convtrack_postgres import PostgresSink
 from pg_support import PostgresServer
 
 import convtrack as ct
+from convtrack.sinks import DatabaseError
 
 
 def _record(prefix: str, n: int) -> float:
@@ -56,4 +57,34 @@ def test_server_stopped_for_five_seconds(own_postgres: PostgresServer) -> None:
         f"after-{i}": 10 for i in range(5)
     }
     assert sum(n for cid, n in found.items() if cid.startswith("before")) == 50
+    reader.close()
+
+
+def test_the_app_starts_while_its_database_is_down(own_postgres: PostgresServer) -> None:
+    """`configure(sinks=[url])` with the server down raises nothing; once the server is
+    up, the store is created and the runs recorded from then on arrive."""
+    url = own_postgres.create_database()
+    own_postgres.stop()
+    ct.configure([f"{url}?schema=late"], grouping=False, export_interval=0.05)
+    assert _record("early", 5) < 0.25
+    ct.flush(timeout=10)
+    own_postgres.start()
+    deadline = time.monotonic() + 60
+    reader = None
+    while time.monotonic() < deadline and reader is None:
+        _record("probe", 1)
+        ct.flush(timeout=10)
+        try:
+            reader = PostgresSink(url, schema="late", create=False)
+        except DatabaseError:
+            time.sleep(0.2)
+    assert reader is not None
+    _record("after", 10)
+    assert ct.flush(timeout=20)
+    ct.shutdown()
+    found = {s.conversation_id: s.run_count for s in reader.conversations(None)}
+    assert {cid: n for cid, n in found.items() if cid.startswith("after")} == {
+        f"after-{i}": 2 for i in range(5)
+    }
+    assert ct.stats()["failed"] >= 5  # the runs of the outage, counted
     reader.close()
