@@ -26,8 +26,9 @@ from convtrack.sinks import (
 )
 
 from ._read import check_limit, filters
+from ._retention import prune
 from ._schema import SchemaError, prepare
-from ._write import RUN_COLUMNS, lock_conversations, write
+from ._write import RUN_COLUMNS, write
 
 _SUMMARY_SELECT = (  # the order of convtrack.sinks.summary_from_row; jsonb read as text
     "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
@@ -292,57 +293,7 @@ class PostgresSink:
         Returns:
             How many conversations were deleted.
         """
-        cutoff = time_filter("before", before)
-        s = self._name
-        with self._reading() as conn:
-            total = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}.conversations WHERE last_at < %s").format(s),
-                (cutoff,),
-            ).fetchone()[0]  # type: ignore[index]
-        done = 0
-        while True:
-            with self._reading() as conn, conn.transaction():
-                picked = [
-                    r[0]
-                    for r in conn.execute(
-                        sql.SQL(
-                            "SELECT conversation_id FROM {}.conversations WHERE last_at < %s"
-                            " ORDER BY last_at LIMIT %s"
-                        ).format(s),
-                        (cutoff, batch_size),
-                    )
-                ]
-                lock_conversations(conn, picked)  # a writer adding runs to one: it goes first
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        sql.SQL(
-                            "DELETE FROM {}.conversations WHERE conversation_id = ANY(%s)"
-                            " AND last_at < %s RETURNING conversation_id"
-                        ).format(s),
-                        (picked, cutoff),
-                    )
-                ]
-                for table in ("runs", "search_documents", "feedback"):
-                    conn.execute(
-                        sql.SQL("DELETE FROM {}.{} WHERE conversation_id = ANY(%s)").format(
-                            s, sql.Identifier(table)
-                        ),
-                        (ids,),
-                    )
-            done += len(ids)
-            if progress is not None:
-                progress(done, total)
-            if len(picked) < batch_size:
-                break
-        with self._reading() as conn:
-            conn.execute(
-                sql.SQL(
-                    "DELETE FROM {}.runs WHERE conversation_id IS NULL AND started_at < %s"
-                ).format(s),
-                (cutoff,),
-            )
-        return done
+        return prune(self._reading, self._name, time_filter("before", before), batch_size, progress)
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back for reuse and refresh the planner's statistics."""
