@@ -57,9 +57,15 @@ def _resolve_sinks(sinks: Iterable[Sink | str] | None) -> list[Sink]:
 
 
 def _sink_by_name(name: str) -> Sink:
-    """A built-in sink (`sqlite`, `jsonl`, `memory`) or a plugin's (entry point group
-    `convtrack.sinks`)."""
+    """A built-in sink (`sqlite`, `jsonl`, `memory`), a plugin's (entry point group
+    `convtrack.sinks`), or the store of a URL (`sqlite:///app.db`, `postgresql://...`)."""
     from importlib.metadata import entry_points
+
+    if "://" in name:
+        from .sinks import open_store
+
+        url_sink: Sink = open_store(name, connect=False)  # a server that is down: not fatal
+        return url_sink
 
     factories: dict[str, Callable[[], Sink]] = {
         "sqlite": lambda: SQLiteSink(DEFAULT_DB),

@@ -46,8 +46,12 @@ def _console() -> Console:
 
 
 def _open(db: str) -> SQLiteSink:
+    """The store a path or URL names (`open_store`); trouble is one line, not a traceback."""
+    from .sinks import open_store
+
     try:
-        return SQLiteSink(db, create=False)
+        store: SQLiteSink = open_store(db, create=False)  # or a store of the same protocol
+        return store
     except DatabaseError as exc:
         raise SystemExit(f"convtrack: {exc}") from None
 

@@ -43,6 +43,22 @@ def _text(name: str, value: Any, limit: int = MAX_ID) -> str | None:
     return value
 
 
+def id_filter(name: str, value: Any) -> str | None:
+    """An id filter (`user_id`, `agent_id`, `query`) checked: None or a string."""
+    return _text(name, value)
+
+
+def text_filter(value: Any) -> str | None:
+    """The `text` filter checked: None or a string of at most `MAX_TEXT` characters."""
+    return _text("text", value, MAX_TEXT)
+
+
+def check_status(status: Any) -> None:
+    """Raise ValueError unless `status` is None or one of `STATUSES`."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"status: {status!r:.80} is not one of {', '.join(STATUSES)}")
+
+
 def micros(name: str, value: Any) -> int:
     """A datetime filter as microseconds since the epoch (naive means UTC)."""
     if not isinstance(value, datetime):
@@ -155,7 +171,7 @@ def filters(
     found = Filters()
     where, params = found.where, found.params
     for column, value in (("user_id", user_id), ("agent_id", agent_id)):
-        if _text(column, value) is not None:
+        if id_filter(column, value) is not None:
             where.append(f"c.{column} = ?")
             params.append(value)
     if since is not None:
@@ -164,12 +180,11 @@ def filters(
     if until is not None:
         where.append("c.last_at < ?")
         params.append(micros("until", until))
-    if _text("query", query):
+    if id_filter("query", query):
         where.append("instr(c.conversation_id, ?) > 0")
         params.append(query)
     if status is not None:
-        if status not in STATUSES:
-            raise ValueError(f"status: {status!r:.80} is not one of {', '.join(STATUSES)}")
+        check_status(status)
         where.append("c.error_count > 0" if status == "error" else "c.error_count = 0")
     if ended is not None:
         if not isinstance(ended, bool):
@@ -197,7 +212,7 @@ def filters(
         if not wanted:
             raise ValueError("feedback: expected a non-empty feedback key")
         subqueries.append(("SELECT conversation_id FROM feedback WHERE key = ?", [wanted]))
-    needle = _text("text", text, MAX_TEXT)
+    needle = text_filter(text)
     if needle is not None and needle.strip():
         if search:
             subqueries.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,8 +63,8 @@ def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
     )
 
 
-def run_of(row: sqlite3.Row) -> Run:
-    """The run of a `runs` row."""
+def run_of(row: sqlite3.Row | Mapping[str, Any]) -> Run:
+    """The run of a `runs` row (a `sqlite3.Row`, or a mapping of column to value)."""
     return Run(
         run_id=row["run_id"],
         parent_run_id=row["parent_run_id"],

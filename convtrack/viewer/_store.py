@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..sinks import DatabaseError, SQLiteSink
+from ..sinks import DatabaseError, SQLiteSink, open_store
 
 MAX_AGE = 5.0  # seconds: answers that depend on the clock (`since=1h`) are redone this often
 MAX_ENTRIES = 256
@@ -47,7 +47,14 @@ class ViewerStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.sink = SQLiteSink(self.path, create=False)
+        self.sink = open_store(path, create=False)  # a path, sqlite:///, postgresql://...
+        self._reader: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Answer] = OrderedDict()
+        self._closed = False
+        if not isinstance(self.sink, SQLiteSink):  # no change counter: answers last 1 s
+            return
+        self.path = self.sink.path
         try:
             uri = self.path.resolve().as_uri() + "?mode=ro"
             self._reader = sqlite3.connect(
@@ -56,13 +63,12 @@ class ViewerStore:
         except sqlite3.Error as exc:
             self.sink.close()
             raise DatabaseError(f"cannot read {self.path} ({exc})") from exc
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[str, Answer] = OrderedDict()
-        self._closed = False
 
     def version(self) -> int:
         """A number that changes whenever another connection has committed to the store."""
         with self._lock:
+            if self._reader is None:
+                return int(time.monotonic())
             return int(self._reader.execute("PRAGMA data_version").fetchone()[0])
 
     def answer(self, key: str, build: Callable[[], bytes | None]) -> Answer:
@@ -94,5 +100,6 @@ class ViewerStore:
             if self._closed:
                 return
             self._closed = True
-            self._reader.close()
+            if self._reader is not None:
+                self._reader.close()
         self.sink.close()

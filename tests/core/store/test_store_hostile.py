@@ -4,8 +4,7 @@ injection."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -51,21 +50,29 @@ ODD = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteSink]:
-    """A store whose messages and metadata hold the characters attackers like."""
-    sink = SQLiteSink(tmp_path / "h.db")
+def store(new_store: Callable[[], Any]) -> Any:
+    """A store (of each kind) whose messages and metadata hold the characters attackers like."""
+    sink = new_store()
     sink.export(
         [
             chat("r1", "plain", "refund parcel", "ok", metadata={"customer_id": "cust-77"}),
             chat("r2", "odd", 'NEAR( "quoted" 100% a_b', "' OR 1=1 --", metadata=ODD, at=5),
         ]
     )
-    yield sink
-    sink.close()
+    return sink
 
 
-def tables(sink: SQLiteSink) -> set[str]:
+def tables(sink: Any) -> set[str]:
     """The store's tables (an injected DROP would show here)."""
+    if not isinstance(sink, SQLiteSink):
+        import psycopg
+
+        with psycopg.connect(sink.dsn) as pg:
+            rows = pg.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (sink.schema,),
+            )
+            return {r[0] for r in rows}
     conn = sqlite3.connect(sink.path)
     try:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -75,7 +82,7 @@ def tables(sink: SQLiteSink) -> set[str]:
 
 @pytest.mark.parametrize("value", HOSTILE)
 @pytest.mark.parametrize("name", ["user_id", "agent_id", "query", "text"])
-def test_hostile_strings_match_literally(store: SQLiteSink, name: str, value: str) -> None:
+def test_hostile_strings_match_literally(store: Any, name: str, value: str) -> None:
     """Any string in an id or text filter is matched as written: no SQL error, no injection."""
     before = tables(store)
     found = store.conversations(None, **{name: value})
@@ -98,15 +105,13 @@ def test_hostile_strings_match_literally(store: SQLiteSink, name: str, value: st
         ("refund", ["plain"]),
     ],
 )
-def test_text_syntax_is_literal(store: SQLiteSink, text: str, expected: list[str]) -> None:
+def test_text_syntax_is_literal(store: Any, text: str, expected: list[str]) -> None:
     """FTS operators in `text=` are words to find, not query syntax."""
     assert [s.conversation_id for s in store.conversations(None, text=text)] == expected
 
 
 @pytest.mark.parametrize(("key", "value"), list(ODD.items()))
-def test_odd_metadata_keys_and_values_match_literally(
-    store: SQLiteSink, key: str, value: str
-) -> None:
+def test_odd_metadata_keys_and_values_match_literally(store: Any, key: str, value: str) -> None:
     """Metadata keys with dots or quotes, values with % or _, match only themselves."""
     assert [s.conversation_id for s in store.conversations(metadata={key: value})] == ["odd"]
     assert store.conversations(metadata={key: value + "x"}) == []
@@ -134,7 +139,7 @@ def test_odd_metadata_keys_and_values_match_literally(
     ],
 )
 def test_bad_filters_raise_a_clear_value_error(
-    store: SQLiteSink, filters: dict[str, Any], message: str
+    store: Any, filters: dict[str, Any], message: str
 ) -> None:
     """A filter of the wrong type or value raises ValueError naming it (never sqlite3.Error)."""
     with pytest.raises(ValueError, match=message.replace("(", r"\(")) as caught:
@@ -142,14 +147,13 @@ def test_bad_filters_raise_a_clear_value_error(
     assert not isinstance(caught.value, sqlite3.Error)
 
 
-def test_numbers_and_booleans_in_metadata_filters(tmp_path: Path) -> None:
+def test_numbers_and_booleans_in_metadata_filters(new_store: Callable[[], Any]) -> None:
     """Non-string metadata values are matched by their JSON text (5, true, null)."""
-    sink = SQLiteSink(tmp_path / "n.db")
+    sink = new_store()
     sink.export([chat("r1", "c1", "q", "a", metadata={"n": 5, "ok": True, "none": None})])
     for value in ({"n": 5}, {"ok": True}, {"none": None}, {"n": 5, "ok": True}):
         assert [s.conversation_id for s in sink.conversations(metadata=value)] == ["c1"]
     assert sink.conversations(metadata={"n": 6}) == []
-    sink.close()
 
 
 def tampered(cursor: str) -> list[str]:
@@ -169,7 +173,7 @@ def tampered(cursor: str) -> list[str]:
     ]
 
 
-def test_tampered_cursors_are_a_clear_value_error(store: SQLiteSink) -> None:
+def test_tampered_cursors_are_a_clear_value_error(store: Any) -> None:
     """A cursor that was edited, cut or made up is refused with a ValueError saying so."""
     cursor = next_cursor(store.conversations(1))
     assert cursor is not None

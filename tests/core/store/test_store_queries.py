@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store_support import T0, chat, run
@@ -37,12 +38,11 @@ def corpus() -> list[Run]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteSink]:
-    """A store holding `corpus()`."""
-    sink = SQLiteSink(tmp_path / "q.db")
+def store(new_store: Callable[[], Any]) -> Any:
+    """A store (of each kind) holding `corpus()`."""
+    sink = new_store()
     sink.export(corpus())
-    yield sink
-    sink.close()
+    return sink
 
 
 def ids(summaries: list) -> list[str]:  # type: ignore[type-arg]
@@ -79,7 +79,7 @@ ALL = [f"conv-{n:02d}" for n in range(11, -1, -1)]
     ],
 )
 def test_each_filter_alone_and_combined(
-    store: SQLiteSink,
+    store: Any,
     filters: dict,
     expected: list[str],  # type: ignore[type-arg]
 ) -> None:
@@ -88,7 +88,7 @@ def test_each_filter_alone_and_combined(
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 12, 50])
-def test_pages_return_every_conversation_exactly_once(store: SQLiteSink, size: int) -> None:
+def test_pages_return_every_conversation_exactly_once(store: Any, size: int) -> None:
     """Following `before=` cursors visits every conversation once, in order, then stops."""
     seen: list[str] = []
     cursor = None
@@ -101,9 +101,9 @@ def test_pages_return_every_conversation_exactly_once(store: SQLiteSink, size: i
     assert seen == ALL
 
 
-def test_pages_hold_while_conversations_tie_on_time(tmp_path: Path) -> None:
+def test_pages_hold_while_conversations_tie_on_time(new_store: Callable[[], Any]) -> None:
     """Conversations last active at the same instant are paged by id, none lost or repeated."""
-    sink = SQLiteSink(tmp_path / "tie.db")
+    sink = new_store()
     sink.export([run(f"r{n}", f"c{n:02d}", at=0) for n in range(7)])
     seen, cursor = [], None
     for _ in range(4):
@@ -111,10 +111,9 @@ def test_pages_hold_while_conversations_tie_on_time(tmp_path: Path) -> None:
         seen.extend(ids(page))
         cursor = next_cursor(page)
     assert seen == [f"c{n:02d}" for n in range(7)]
-    sink.close()
 
 
-def test_filtered_pages(store: SQLiteSink) -> None:
+def test_filtered_pages(store: Any) -> None:
     """A cursor combines with the other filters."""
     first = store.conversations(2, user_id="user-1")
     rest = store.conversations(None, user_id="user-1", before=next_cursor(first))
@@ -134,9 +133,11 @@ def test_text_search_without_fts5(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     sink.close()
 
 
-def test_prune_deletes_whole_conversations_and_leaves_no_orphan(tmp_path: Path) -> None:
+def test_prune_deletes_whole_conversations_and_leaves_no_orphan(
+    new_store: Callable[[], Any],
+) -> None:
     """prune(before=) removes each old conversation with its runs and index rows, in batches."""
-    sink = SQLiteSink(tmp_path / "p.db")
+    sink = new_store()
     sink.export([*corpus(), run("loose-old", None, at=1), run("loose-new", None, at=500)])
     # conv-05 was last active at 61 s: a new run keeps it
     sink.export([run("late", "conv-05", at=200)])
@@ -147,6 +148,10 @@ def test_prune_deletes_whole_conversations_and_leaves_no_orphan(tmp_path: Path) 
     assert deleted == 7
     assert calls == [(2, 7), (4, 7), (6, 7), (7, 7)]
     assert ids(sink.conversations(None)) == ["conv-05", "conv-11", "conv-10", "conv-09", "conv-08"]
+    assert ids(sink.conversations(None, text="refund")) == ["conv-08"]
+    if not isinstance(sink, SQLiteSink):
+        assert postgres_orphans(sink) == {"runs": 0, "documents": 0, "loose": ["loose-new"]}
+        return
     conn = sqlite3.connect(sink.path)
     orphans = {
         "runs": "SELECT COUNT(*) FROM runs WHERE conversation_id IS NOT NULL AND conversation_id"
@@ -164,6 +169,28 @@ def test_prune_deletes_whole_conversations_and_leaves_no_orphan(tmp_path: Path) 
     loose = [r[0] for r in conn.execute("SELECT run_id FROM runs WHERE conversation_id IS NULL")]
     assert loose == ["loose-new"]
     conn.close()
-    assert ids(sink.conversations(None, text="refund")) == ["conv-08"]
     sink.vacuum()
-    sink.close()
+
+
+def postgres_orphans(sink: Any) -> dict[str, Any]:
+    """Rows a PostgreSQL store keeps for conversations it no longer has; loose runs."""
+    import psycopg
+    from psycopg import sql
+
+    s = sql.Identifier(sink.schema)
+    with psycopg.connect(sink.dsn) as conn:
+        found: dict[str, Any] = {}
+        for name, table in (("runs", "runs"), ("documents", "search_documents")):
+            found[name] = conn.execute(
+                sql.SQL(
+                    "SELECT count(*) FROM {s}.{t} WHERE conversation_id IS NOT NULL AND"
+                    " conversation_id NOT IN (SELECT conversation_id FROM {s}.conversations)"
+                ).format(s=s, t=sql.Identifier(table))
+            ).fetchone()[0]  # type: ignore[index]
+        found["loose"] = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL("SELECT run_id FROM {}.runs WHERE conversation_id IS NULL").format(s)
+            )
+        ]
+    return found

@@ -4,7 +4,9 @@ the batches, their order, and runs exported twice."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,14 +67,18 @@ def run_streams(draw: st.DrawFn) -> tuple[list[Run], list[list[Run]]]:
     return runs, [b for b in batches if b]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(stream=run_streams())
 def test_rows_equal_recomputation(
-    stream: tuple[list[Run], list[list[Run]]], tmp_path_factory: pytest.TempPathFactory
+    stream: tuple[list[Run], list[list[Run]]], new_store: Callable[[], Any]
 ) -> None:
     """After any batching and order of the runs, every summary equals `summarise` of them."""
     runs, batches = stream
-    sink = SQLiteSink(tmp_path_factory.mktemp("store") / "s.db", idle_timeout=NEVER_IDLE)
+    sink = new_store()
     try:
         for batch in batches:
             sink.export(batch)
@@ -82,15 +88,15 @@ def test_rows_equal_recomputation(
         sink.close()
 
 
-def test_nested_llm_call_counted_once_whichever_arrives_first(tmp_path: Path) -> None:
+def test_nested_llm_call_counted_once_whichever_arrives_first(
+    new_store: Callable[[], Any],
+) -> None:
     """An SDK call inside a chat model's run is one call: its tokens count only once."""
     usage = {"input_tokens": 10, "output_tokens": 4}
     outer = run("outer", kind=RunKind.LLM, usage=usage, model="gpt-4o-mini", source="openai")
     inner = run("inner", kind=RunKind.LLM, parent="outer", usage=usage, at=0.5, duration=0.1)
     for order in ([inner], [outer]), ([outer], [inner]), ([inner, outer],):
-        sink = SQLiteSink(
-            tmp_path / f"{len(order)}-{order[0][0].run_id}.db", idle_timeout=NEVER_IDLE
-        )
+        sink = new_store()
         for batch in order:
             sink.export(batch)
         (summary,) = sink.conversations()
@@ -99,9 +105,9 @@ def test_nested_llm_call_counted_once_whichever_arrives_first(tmp_path: Path) ->
         sink.close()
 
 
-def test_totals_previews_tools_and_metadata(tmp_path: Path) -> None:
+def test_totals_previews_tools_and_metadata(new_store: Callable[[], Any]) -> None:
     """A summary carries tokens, cost, errors, first input, last answer, tools, metadata."""
-    sink = SQLiteSink(tmp_path / "s.db", idle_timeout=NEVER_IDLE)
+    sink = new_store()
     sink.export(
         [
             chat(
@@ -125,7 +131,6 @@ def test_totals_previews_tools_and_metadata(tmp_path: Path) -> None:
     assert (s.first_input, s.last_output) == ("Where is my order?", "It is on its way.")
     assert s.tools == ("lookup_order",)
     assert s.metadata == {"customer_id": "cust-77", "plan": "pro"}
-    sink.close()
 
 
 def test_odd_metadata_is_summarised_like_the_recomputation(tmp_path: Path) -> None:

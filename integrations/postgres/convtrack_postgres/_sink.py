@@ -1,0 +1,336 @@
+"""PostgresSink: one store for the conversations of an app that runs on several machines."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from convtrack import Run
+from convtrack.sinks import (
+    ConversationSummary,
+    DatabaseError,
+    run_from_row,
+    summary_from_row,
+    time_filter,
+)
+
+from ._read import check_limit, filters
+from ._retention import prune
+from ._schema import SchemaError, prepare
+from ._write import RUN_COLUMNS, write
+
+_SUMMARY_SELECT = (  # the order of convtrack.sinks.summary_from_row; jsonb read as text
+    "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
+    " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
+    " first_input_key, last_output, last_output_key, tools::text, metadata::text, ended_at"
+)
+_TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # convtrack reports instead
+
+
+class StoreUnavailable(Exception):
+    """The server could not be reached or the batch was rolled back: try again later."""
+
+    transient = True  # the pipeline retries it, then counts the batch as failed
+
+
+def describe(dsn: str) -> str:
+    """The server and database of a DSN, without its password (for messages)."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "PostgreSQL"
+    host, port, db = info.get("host") or "localhost", info.get("port"), info.get("dbname")
+    where = f"{host}:{port}" if port else str(host)
+    return f"PostgreSQL at {where}" + (f"/{db}" if db else "")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The cause in a libpq message, on one line (`Connection refused`, `password ...`)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    cause = lines[0].rsplit(" failed: ", 1)[-1]
+    return cause.removeprefix("FATAL:").strip()
+
+
+class PostgresSink:
+    """Stores runs in PostgreSQL and answers questions about conversations.
+
+    The same store as `convtrack.SQLiteSink` (each conversation's summary kept at write
+    time, the same filters, pages and retention), for many writer processes at once.
+
+    Args:
+        dsn: a `postgresql://` URL or a libpq connection string.
+        schema: the PostgreSQL schema holding the tables (created unless `create` is False).
+        create: when False, a schema without a convtrack store raises `DatabaseError`.
+        pool_size: connections kept open at most.
+        connect_timeout: seconds to wait for the server when connecting.
+        write_timeout: seconds an export waits for a connection before it gives up (the
+            pipeline retries it, then counts the runs as failed).
+        connect: when False, nothing is asked of the server until the first export or
+            query (an app then starts while its database is down: the runs written
+            meanwhile are retried, then counted as failed).
+
+    Raises:
+        convtrack.sinks.DatabaseError: the URL is bad; or (when `connect`) the server
+            refuses or cannot be reached, the credentials are wrong, or the schema is not a
+            convtrack store.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "convtrack",
+        create: bool = True,
+        pool_size: int = 4,
+        connect_timeout: float = 5.0,
+        write_timeout: float = 2.0,
+        connect: bool = True,
+    ) -> None:
+        if not isinstance(schema, str) or not schema or len(schema) > 63:
+            raise ValueError(f"schema: expected a name of 1 to 63 characters, got {schema!r:.80}")
+        self.dsn = dsn
+        self.schema = schema
+        self._name = sql.Identifier(schema)
+        self._where = describe(dsn)
+        self._write_timeout = write_timeout
+        self._timeout = max(1, round(connect_timeout))
+        self._kwargs: dict[str, Any] = {"connect_timeout": self._timeout, "autocommit": True}
+        self._create = create
+        self._ready = False  # the schema checked (created, migrated) on the server
+        self._ready_lock = threading.Lock()
+        try:
+            conninfo_to_dict(dsn)
+            if connect:
+                with psycopg.connect(dsn, autocommit=True, connect_timeout=self._timeout) as conn:
+                    self._prepare(conn)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot open {self._where}: {_one_line(exc)}") from None
+        self._pid = os.getpid()
+        self._pool_size = pool_size
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=self._pool_size,
+            kwargs=self._kwargs,
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=24 * 3600.0,
+            name=f"convtrack-{self.schema}",
+            open=True,
+        )
+
+    def _prepare(self, conn: psycopg.Connection[Any]) -> None:
+        """Create or migrate the schema, once (DatabaseError: not a store this can use)."""
+        with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                prepare(conn, self.schema, self._create)
+            except SchemaError as exc:
+                raise DatabaseError(f"{self._where}: {exc}") from None
+            self._ready = True
+
+    @contextmanager
+    def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
+        if self._pid != os.getpid():  # a forked child must not share the parent's sockets
+            self._pid = os.getpid()
+            self._pool = self._new_pool()
+        with self._pool.connection(timeout=timeout) as conn:
+            if not self._ready:
+                self._prepare(conn)
+            yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._connection(timeout=self._timeout) as conn:
+                yield conn
+        except _TRANSIENT as exc:
+            raise DatabaseError(f"cannot read {self._where}: {_one_line(exc)}") from None
+
+    # -- Sink ---------------------------------------------------------------------------
+
+    def export(self, runs: Sequence[Run]) -> None:
+        """Store `runs` and bring their conversations up to date, in one transaction.
+
+        A run already stored (the same `run_id`) is ignored: exporting again changes nothing.
+
+        Raises:
+            StoreUnavailable: the server is unreachable, or the transaction was rolled back
+                (a deadlock, a failover); nothing of the batch was stored.
+        """
+        if not runs:
+            return
+        try:
+            with self._connection(timeout=self._write_timeout) as conn:
+                write(conn, self._name, runs)
+        except _TRANSIENT as exc:
+            raise StoreUnavailable(f"{self._where}: {_one_line(exc)}") from None
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Every export is committed already."""
+        return True
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._pool.close()
+
+    # -- queries ------------------------------------------------------------------------
+
+    def conversations(
+        self,
+        limit: int | None = 50,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        query: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        text: str | None = None,
+        status: str | None = None,
+        before: str | None = None,
+        feedback: str | None = None,
+        ended: bool | None = None,
+    ) -> list[ConversationSummary]:
+        """Summaries of conversations, the most recently active first (the filters of
+        `convtrack.SQLiteSink.conversations`; `text` is PostgreSQL full-text search, its
+        words in order, case-insensitive).
+
+        This store does not keep feedback or conversation ends yet: `feedback=` and `ended=`
+        are refused with a clear error.
+
+        Raises:
+            ValueError: a filter that cannot be used (the message says which and why).
+            convtrack.sinks.DatabaseError: the server cannot be reached.
+        """
+        for name, value in (("feedback", feedback), ("ended", ended)):
+            if value is not None:
+                raise ValueError(f"{name}: the PostgreSQL store does not keep feedback yet")
+        check_limit(limit)
+        found = filters(
+            self._name,
+            user_id=user_id,
+            agent_id=agent_id,
+            since=since,
+            until=until,
+            query=query,
+            metadata=metadata,
+            text=text,
+            status=status,
+            before=before,
+        )
+        statement = sql.SQL("SELECT {} FROM {}.conversations AS c").format(
+            sql.SQL(_SUMMARY_SELECT),
+            self._name,
+        )
+        if found.where:
+            statement += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(found.where)
+        statement += sql.SQL(" ORDER BY c.last_at DESC, c.conversation_id")
+        params = list(found.params)
+        if limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        with self._reading() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        return [summary_from_row(row) for row in rows]
+
+    def conversation(self, conversation_id: str) -> ConversationSummary | None:
+        """One conversation's summary (None when the store holds nothing of it)."""
+        statement = sql.SQL(
+            "SELECT {} FROM {}.conversations AS c WHERE c.conversation_id = %s"
+        ).format(sql.SQL(_SUMMARY_SELECT), self._name)
+        with self._reading() as conn:
+            row = conn.execute(statement, (conversation_id.replace("\x00", "\ufffd"),)).fetchone()
+        return None if row is None else summary_from_row(row)
+
+    def feedback(
+        self, conversation_id: str | None = None, *, run_id: str | None = None
+    ) -> list[Any]:
+        """Feedback on a conversation or run: none (this store does not keep feedback yet)."""
+        return []
+
+    def run(self, run_id: str) -> Run | None:
+        """One run by its id (None when the store does not hold it)."""
+        statement = sql.SQL("SELECT {} FROM {}.runs WHERE run_id = %s").format(
+            sql.SQL(RUN_COLUMNS), self._name
+        )
+        with self._reading() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(statement, (run_id.replace("\x00", "\ufffd"),)).fetchone()
+        return None if row is None else run_from_row(row)
+
+    def runs(self, conversation_id: str | None = None) -> list[Run]:
+        """The runs of one conversation (all runs when None), in start order."""
+        columns = sql.SQL(RUN_COLUMNS)
+        statement = sql.SQL("SELECT {} FROM {}.runs").format(columns, self._name)
+        params: tuple[Any, ...] = ()
+        if conversation_id is not None:
+            statement += sql.SQL(" WHERE conversation_id = %s")
+            params = (conversation_id.replace("\x00", "\ufffd"),)
+        statement += sql.SQL(" ORDER BY started_at, run_id")
+        with self._reading() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return [run_from_row(row) for row in cur.execute(statement, params)]
+
+    def iter_runs(self, batch_size: int = 1000) -> Iterator[Run]:
+        """Every run in the store, in start order, read in batches (for exports)."""
+        statement = sql.SQL(
+            "SELECT {} FROM {}.runs WHERE (started_at, run_id) > (%s, %s)"
+            " ORDER BY started_at, run_id LIMIT %s"
+        ).format(sql.SQL(RUN_COLUMNS), self._name)
+        last: tuple[int, str] = (-(2**63), "")
+        while True:
+            with self._reading() as conn, conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(statement, (*last, batch_size)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield run_from_row(row)
+            last = (rows[-1]["started_at"], rows[-1]["run_id"])
+
+    def count(self) -> int:
+        """How many runs the store holds."""
+        with self._reading() as conn:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}.runs").format(self._name))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+    # -- retention ----------------------------------------------------------------------
+
+    def prune(
+        self,
+        before: datetime,
+        *,
+        batch_size: int = 500,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Delete the conversations last active before `before`, whole, with everything kept
+        for them (runs, search text, feedback); and runs of no conversation that started
+        before it. Each batch of conversations is its own transaction.
+
+        Returns:
+            How many conversations were deleted.
+        """
+        return prune(self._reading, self._name, time_filter("before", before), batch_size, progress)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back for reuse and refresh the planner's statistics."""
+        with self._reading() as conn:
+            for table in ("runs", "conversations", "search_documents", "feedback"):
+                conn.execute(
+                    sql.SQL("VACUUM ANALYZE {}.{}").format(self._name, sql.Identifier(table))
+                )
