@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextvars import Token
-from dataclasses import dataclass
 from typing import Any
 
 import convtrack
@@ -11,6 +10,7 @@ from convtrack.instrumentation import (
     NULL_RUN,
     Conversation,
     RunHandle,
+    RunKind,
     attach,
     current_run,
     detach,
@@ -22,19 +22,29 @@ from convtrack.instrumentation import (
 from ._message import HEADER, incoming, outgoing
 
 SOURCE = "celery"
+_FUNCTION = RunKind.FUNCTION  # Celery tasks: RunKind has no `task` kind (yet)
 # How long a stopping worker waits for its runs to reach the sinks (seconds).
 SHUTDOWN_FLUSH_TIMEOUT = 5.0
 
 
-@dataclass
 class _Execution:
-    """One task execution in progress: its run and what to undo when it ends."""
+    """One task execution in progress: its run, what to undo when it ends, and the header it
+    was sent with (a retry is sent with it too)."""
 
-    run: RunHandle
-    conversation_token: Token[Conversation | None] | None
-    run_token: Token[RunHandle | None] | None
-    header: Any = None  # the `convtrack` header it was sent with: a retry is sent with it too
-    error: BaseException | str | None = None
+    __slots__ = ("conversation_token", "error", "header", "run", "run_token")
+
+    def __init__(
+        self,
+        run: RunHandle,
+        conversation_token: Token[Conversation | None] | None,
+        run_token: Token[RunHandle | None] | None,
+        header: Any,
+    ) -> None:
+        self.run = run
+        self.conversation_token = conversation_token
+        self.run_token = run_token
+        self.header = header
+        self.error: BaseException | str | None = None
 
 
 # task id -> its executions in progress (an eager retry runs inside the execution it retries)
@@ -66,22 +76,29 @@ def task_prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
     try:
         request = task.request
         raw = request.get(HEADER)
-        sent = incoming(raw)
+        sent = None if raw is None else incoming(raw)
+        eager = request.is_eager
         token = None
         if sent is not None:
             token = attach(sent.conversation)
-        elif not request.is_eager:
+        elif not eager:
             token = attach(None)  # sent outside any conversation: runs outside one
         run: RunHandle = NULL_RUN
+        run_token = None
         if is_recording():
-            retries = request.retries or 0
-            metadata = {"celery": True, "task_id": task_id, "retries": retries}
-            parent = current_run() if request.is_eager else None
-            run = start_run("function", task.name, source=SOURCE, metadata=metadata, parent=parent)
-            if run and sent is not None and sent.root_run_id is not None:
-                run.parent_run_id, run.root_run_id = sent.parent_run_id, sent.root_run_id
-        execution = _Execution(run, token, run.activate() if run else None, raw if sent else None)
-        _executions.setdefault(task_id, []).append(execution)
+            metadata = {"celery": True, "task_id": task_id, "retries": request.retries or 0}
+            parent = current_run() if eager else None  # an eager task runs inside its caller
+            run = start_run(_FUNCTION, task.name, source=SOURCE, metadata=metadata, parent=parent)
+            if run:
+                if sent is not None and sent.root_run_id is not None:
+                    run.parent_run_id, run.root_run_id = sent.parent_run_id, sent.root_run_id
+                run_token = run.activate()
+        execution = _Execution(run, token, run_token, raw if sent is not None else None)
+        running = _executions.get(task_id)
+        if running is None:
+            _executions[task_id] = [execution]
+        else:
+            running.append(execution)
     except Exception as exc:
         report("celery (starting a task)", exc)
 

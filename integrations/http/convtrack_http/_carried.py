@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from typing import NamedTuple
-from urllib.parse import quote
 
-from convtrack.instrumentation import current_conversation, current_run
+from convtrack.instrumentation import Conversation, RunHandle, current_conversation, current_run
 
 MAX_ID_LENGTH = 128
 # The ids a header may carry: letters, digits and . _ : @ / + = - (the convtrack-asgi rule).
@@ -40,18 +39,32 @@ class Carried(NamedTuple):
 
     conversation_id: str
     user_id: str | None
-    parent_run_id: str | None
-    root_run_id: str | None
+    members: tuple[tuple[str, str], ...]  # the baggage members, (key, encoded value)
+    baggage: str  # the members as a baggage header value
 
-    def members(self) -> list[tuple[str, str]]:
-        """The baggage members, as `(key, value)`."""
-        found = [(CONVERSATION_KEY, self.conversation_id)]
-        if self.user_id is not None:
-            found.append((USER_KEY, self.user_id))
-        if self.parent_run_id is not None and self.root_run_id is not None:
-            found.append((PARENT_KEY, self.parent_run_id))
-            found.append((ROOT_KEY, self.root_run_id))
-        return found
+
+def _encoded(value: str) -> str:
+    """A checked id as a baggage value: its characters are baggage octets already, but a
+    `+` is escaped since some readers decode it as a space (form encoding)."""
+    return value.replace("+", "%2B") if "+" in value else value
+
+
+def _carried(conv: Conversation | None, run: RunHandle | None, send_user: bool) -> Carried | None:
+    if conv is None or not sendable(conv.conversation_id):
+        return None
+    user = conv.user_id if send_user and sendable(conv.user_id) else None
+    members = [(CONVERSATION_KEY, _encoded(conv.conversation_id))]
+    if user is not None:
+        members.append((USER_KEY, _encoded(user)))
+    if run and sendable(run.run_id) and sendable(run.root_run_id):
+        members.append((PARENT_KEY, _encoded(run.run_id)))
+        members.append((ROOT_KEY, _encoded(run.root_run_id)))
+    baggage = ",".join(f"{key}={value}" for key, value in members)
+    return Carried(conv.conversation_id, user, tuple(members), baggage)
+
+
+# The last answer of `carried()`: the requests made in one run ask the same question.
+_last: tuple[object, object, bool, Carried | None] = (None, None, False, None)
 
 
 def carried(send_user_id: bool) -> Carried | None:
@@ -60,32 +73,32 @@ def carried(send_user_id: bool) -> Carried | None:
     A conversation id that could not go in a header is not sent at all (None); a user or
     run id that could not is left out.
     """
-    conv = current_conversation()
-    if conv is None or not sendable(conv.conversation_id):
-        return None
-    user = conv.user_id if send_user_id and sendable(conv.user_id) else None
-    run = current_run()
-    parent = root = None
-    if run and sendable(run.run_id) and sendable(run.root_run_id):
-        parent, root = run.run_id, run.root_run_id
-    return Carried(conv.conversation_id, user, parent, root)
+    global _last
+    conv, run = current_conversation(), current_run()
+    last = _last
+    if last[0] is conv and last[1] is run and last[2] is send_user_id:
+        return last[3]
+    found = _carried(conv, run, send_user_id)
+    _last = (conv, run, send_user_id, found)
+    return found
 
 
-def merged_baggage(existing: str | None, members: list[tuple[str, str]]) -> str | None:
-    """`existing` baggage with `members` appended, keys already present kept as they are.
+def merged_baggage(existing: str | None, ids: Carried) -> str | None:
+    """`existing` baggage with our members appended, keys already present kept as they are.
 
     Returns None when nothing is to be added, or when the result would pass the W3C limits
     (64 members, 8192 bytes): then the header is left as the caller set it.
     """
+    if not existing:
+        return ids.baggage
     present: set[str] = set()
     count = 0
-    if existing:
-        for member in existing.split(","):
-            if member.strip():
-                count += 1
-                present.add(member.split("=", 1)[0].strip())
-    added = [f"{key}={quote(value, safe='')}" for key, value in members if key not in present]
+    for member in existing.split(","):
+        if member.strip():
+            count += 1
+            present.add(member.split("=", 1)[0].strip())
+    added = [f"{key}={value}" for key, value in ids.members if key not in present]
     if not added or count + len(added) > BAGGAGE_MAX_MEMBERS:
         return None
-    value = ",".join(added) if not existing else f"{existing},{','.join(added)}"
+    value = f"{existing},{','.join(added)}"
     return value if len(value.encode("utf-8", "replace")) <= BAGGAGE_MAX_BYTES else None

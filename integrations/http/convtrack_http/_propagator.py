@@ -68,13 +68,13 @@ class Propagator:
     def allows(self, host: str, user_agent: str | None = None) -> bool:
         """Whether a request to `host` (sent with `user_agent`) gets the conversation."""
         host = host.lower()
-        if not self._tag_llm and (
-            host in LLM_HOSTS or (user_agent is not None and user_agent.startswith(_LLM_AGENTS))
+        if self._exact is not None and not (
+            host in self._exact or (self._suffixes and host.endswith(self._suffixes))
         ):
             return False
-        if self._exact is None:
-            return True
-        return host in self._exact or host.endswith(self._suffixes)
+        return self._tag_llm or not (
+            host in LLM_HOSTS or (user_agent is not None and user_agent.startswith(_LLM_AGENTS))
+        )
 
     def tag(self, headers: Headers, host: str) -> Added:
         """Add the conversation to `headers` for a request to `host`; what was added.
@@ -83,10 +83,8 @@ class Propagator:
         caller's baggage. Outside a conversation, or to a host not allowed, nothing is added.
         """
         try:
-            if not self.allows(host, headers.get("user-agent")):
-                return ()
             ids = carried(self._send_user)
-            if ids is None:
+            if ids is None or not self.allows(host, headers.get("user-agent")):
                 return ()
             added: list[tuple[str, str | None]] = []
             if self._header not in headers:
@@ -97,7 +95,7 @@ class Propagator:
                 added.append((self._user_header, None))
             if self._baggage:
                 existing = headers.get("baggage")
-                merged = merged_baggage(existing, ids.members())
+                merged = merged_baggage(existing, ids)
                 if merged is not None:
                     headers["baggage"] = merged
                     added.append(("baggage", existing))

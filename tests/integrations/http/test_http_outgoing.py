@@ -56,8 +56,8 @@ def test_the_current_run_travels_as_the_parent(server: EchoServer) -> None:
         convtrack.flush()
     (run,) = runs.runs
     members = baggage_members(seen["baggage"])
-    assert members["convtrack.parent_run_id"] == quote(run.run_id, safe="")
-    assert members["convtrack.root_run_id"] == quote(run.root_run_id, safe="")
+    assert members["convtrack.parent_run_id"] == run.run_id
+    assert members["convtrack.root_run_id"] == run.root_run_id
 
 
 def test_user_id_only_when_opted_in(server: EchoServer) -> None:
@@ -66,7 +66,7 @@ def test_user_id_only_when_opted_in(server: EchoServer) -> None:
     with convtrack.conversation("chat-3", user_id="alice@example.com"):
         seen = get(server.url())
     assert seen["x-user-id"] == "alice@example.com"
-    assert baggage_members(seen["baggage"])["convtrack.user_id"] == "alice%40example.com"
+    assert baggage_members(seen["baggage"])["convtrack.user_id"] == "alice@example.com"
 
 
 def test_headers_the_caller_set_are_kept(server: EchoServer) -> None:
@@ -273,3 +273,22 @@ def test_llm_clients_own_calls_are_tagged_only_when_asked(tag_llm_clients: bool)
         tagged = [r.headers.get("x-conversation-id") for r in llm.requests]
     assert tagged == (["chat-18", "chat-18"] if tag_llm_clients else [None, None])
     assert not convtrack_http.Propagator().allows("api.openai.com")
+
+
+def test_plus_is_escaped_in_baggage(server: EchoServer) -> None:
+    """A `+` in an id is sent as %2B in the baggage (form decoders would make it a space)."""
+    convtrack_http.instrument()
+    with convtrack.conversation("user+42/thread=7"):
+        seen = get(server.url())
+    assert seen["x-conversation-id"] == "user+42/thread=7"
+    assert seen["baggage"] == "convtrack.conversation_id=user%2B42/thread=7"
+
+
+def test_requests_in_one_run_see_a_new_run_and_conversation(server: EchoServer) -> None:
+    """The memo of what to send follows the context: a new conversation or run is seen."""
+    convtrack_http.instrument()
+    with convtrack.conversation("chat-19"):
+        first = get(server.url())
+    with convtrack.conversation("chat-20"):
+        second = get(server.url())
+    assert (first["x-conversation-id"], second["x-conversation-id"]) == ("chat-19", "chat-20")
