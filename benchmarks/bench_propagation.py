@@ -105,7 +105,18 @@ def http_cases(url: str) -> dict[str, Callable[[int], None]]:
         for _ in range(n):
             hooked.get(url)
 
-    return {"httpx GET, convtrack-http off": off, "instrumented": on, "event hook": hook}
+    def same_headers(n: int) -> None:
+        convtrack_http.uninstrument()
+        headers = dict(convtrack_http.Propagator().outgoing_headers())
+        for _ in range(n):
+            plain.get(url, headers=headers)
+
+    return {
+        "httpx GET, convtrack-http off": off,
+        "instrumented": on,
+        "event hook": hook,
+        "reference: the same headers set by the caller": same_headers,
+    }
 
 
 def celery_cases() -> dict[str, Callable[[int], None]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from convtrack.instrumentation import report
@@ -64,6 +64,9 @@ class Propagator:
         self._baggage = bool(baggage)
         self._header = _header(header_name, "header_name")
         self._user_header = _header(user_header_name, "user_header_name")
+        # the request headers `tag()` reads
+        self._watched = ("user-agent", "baggage", self._header, self._user_header)
+        self._watched_raw = {name.encode("ascii"): name for name in self._watched}
 
     def allows(self, host: str, user_agent: str | None = None) -> bool:
         """Whether a request to `host` (sent with `user_agent`) gets the conversation."""
@@ -76,25 +79,46 @@ class Propagator:
             host in LLM_HOSTS or (user_agent is not None and user_agent.startswith(_LLM_AGENTS))
         )
 
-    def tag(self, headers: Headers, host: str) -> Added:
+    def outgoing_headers(self) -> dict[str, str]:
+        """The headers a request made now would get (hosts aside); {} outside a conversation.
+
+        For clients convtrack-http does not know: check the host with `allows()` first, and
+        do not overwrite the headers the request has already.
+        """
+        ids = carried(self._send_user)
+        if ids is None:
+            return {}
+        found = {self._header: ids.conversation_id}
+        if ids.user_id is not None:
+            found[self._user_header] = ids.user_id
+        if self._baggage:
+            found["baggage"] = ids.baggage
+        return found
+
+    def tag(self, headers: Headers, host: str, present: Mapping[str, str] | None = None) -> Added:
         """Add the conversation to `headers` for a request to `host`; what was added.
 
         A header the caller set is never overwritten; baggage members are appended to the
         caller's baggage. Outside a conversation, or to a host not allowed, nothing is added.
+        `present`: the values `headers` has of the headers read here, when known already.
         """
         try:
             ids = carried(self._send_user)
-            if ids is None or not self.allows(host, headers.get("user-agent")):
+            if ids is None:
+                return ()
+            if present is None:
+                present = {n: v for n in self._watched if (v := headers.get(n)) is not None}
+            if not self.allows(host, present.get("user-agent")):
                 return ()
             added: list[tuple[str, str | None]] = []
-            if self._header not in headers:
+            if self._header not in present:
                 headers[self._header] = ids.conversation_id
                 added.append((self._header, None))
-            if ids.user_id is not None and self._user_header not in headers:
+            if ids.user_id is not None and self._user_header not in present:
                 headers[self._user_header] = ids.user_id
                 added.append((self._user_header, None))
             if self._baggage:
-                existing = headers.get("baggage")
+                existing = present.get("baggage")
                 merged = merged_baggage(existing, ids)
                 if merged is not None:
                     headers["baggage"] = merged
@@ -103,6 +127,18 @@ class Propagator:
         except Exception as exc:
             report("http (adding the conversation headers)", exc)
             return ()
+
+    def _present_in_httpx(self, headers: Any) -> dict[str, str]:
+        """The values of the headers `tag()` reads, in one pass over httpx's raw headers
+        (repeated ones joined with a comma, as httpx does)."""
+        wanted = self._watched_raw
+        found: dict[str, str] = {}
+        for key, value in headers.raw:
+            name = key.lower()
+            if name in wanted:
+                text, before = value.decode("latin-1"), found.get(wanted[name])
+                found[wanted[name]] = text if before is None else f"{before}, {text}"
+        return found
 
     def retag(self, headers: Headers, host: str, added: Added) -> Added:
         """A redirect hop to `host`, its headers copied from a hop we tagged: undo the tags
@@ -127,7 +163,8 @@ class Propagator:
         host = request.url.host
         added = extensions.get(_MARK)
         if added is None:
-            extensions[_MARK] = self.tag(request.headers, host)
+            headers = request.headers
+            extensions[_MARK] = self.tag(headers, host, self._present_in_httpx(headers))
         else:
             extensions[_MARK] = self.retag(request.headers, host, added)
 

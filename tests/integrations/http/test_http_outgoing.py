@@ -292,3 +292,15 @@ def test_requests_in_one_run_see_a_new_run_and_conversation(server: EchoServer) 
     with convtrack.conversation("chat-20"):
         second = get(server.url())
     assert (first["x-conversation-id"], second["x-conversation-id"]) == ("chat-19", "chat-20")
+
+
+def test_outgoing_headers_for_other_clients() -> None:
+    """outgoing_headers() lists what a request would carry now; nothing outside a conversation."""
+    propagator = convtrack_http.Propagator(send_user_id=True)
+    assert propagator.outgoing_headers() == {}
+    with convtrack.conversation("chat-21", user_id="u7"):
+        assert propagator.outgoing_headers() == {
+            "x-conversation-id": "chat-21",
+            "x-user-id": "u7",
+            "baggage": "convtrack.conversation_id=chat-21,convtrack.user_id=u7",
+        }
