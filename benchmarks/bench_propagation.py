@@ -105,11 +105,16 @@ def http_cases(url: str) -> dict[str, Callable[[int], None]]:
         for _ in range(n):
             hooked.get(url)
 
+    with convtrack.conversation("bench-conversation"):
+        run = start_run("chain", "bench", source="bench")
+        with use_run(run):  # the headers convtrack-http sends, as the client's own defaults
+            carrying = httpx.Client(headers=convtrack_http.Propagator().outgoing_headers())
+        run.end()
+
     def same_headers(n: int) -> None:
         convtrack_http.uninstrument()
-        headers = dict(convtrack_http.Propagator().outgoing_headers())
         for _ in range(n):
-            plain.get(url, headers=headers)
+            carrying.get(url)
 
     return {
         "httpx GET, convtrack-http off": off,
