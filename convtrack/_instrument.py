@@ -28,6 +28,10 @@ _USED_BY_HAND = {
     "(ConversationSpanProcessor, OTelSink), not by instrument()",
     "redis": "convtrack-redis is used by giving its store to the grouper "
     "(ConversationGrouper(RedisStore(...))), not by instrument()",
+    "http": "convtrack-http sends conversation ids out of the process, so it is turned on "
+    "explicitly: convtrack_http.instrument(hosts=[...]), not by instrument()",
+    "postgres": "convtrack-postgres is used as a sink: configure(sinks=['postgresql://...']), "
+    "not by instrument()",
 }
 _lock = threading.Lock()
 _waiting: set[str] = set()  # integrations waiting for their library to be imported

@@ -25,6 +25,7 @@ from convtrack.instrumentation import (
     start_run,
 )
 
+from ._baggage import BAGGAGE, Caller, read_baggage
 from ._http import (
     ALLOWED,
     CONFLICT,
@@ -64,6 +65,8 @@ def _remember(raw: bytes, cid: str) -> Conversation:
 
 
 _HTTP = RunKind.HTTP
+# What `_id_of` finds: (id, memoised Conversation, bytes to echo, rejected, calling run).
+_Id = tuple[str | None, Conversation | None, bytes | None, bool, Caller | None]
 
 
 # How long the lifespan shutdown waits for the runs to reach the sinks (seconds).
@@ -157,6 +160,7 @@ class ConversationMiddleware:
         verb = "rejected a request with" if self._reject else "ignored"
         self._warn_id = Warner(logger, f"convtrack-asgi: {verb} an invalid conversation id")
         self._warn_user = Warner(logger, "convtrack-asgi: ignored an invalid user id header")
+        self._warn_baggage = Warner(logger, "convtrack-asgi: ignored an invalid baggage header")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (http and websocket; anything else passes through)."""
@@ -164,25 +168,36 @@ class ConversationMiddleware:
             lifespan = scope["type"] == "lifespan"
             await self.app(scope, receive, _flushing_at_shutdown(send) if lifespan else send)
             return
-        cid, known, echoed, rejected = self._id_of(scope)
+        cid, known, echoed, rejected, caller = self._id_of(scope)
         app = self._refuse if rejected else self.app
         conv = self._conversation(scope, cid, known, rejected)
         if is_recording():
-            await self._recorded(app, scope, receive, send, conv, echoed)
+            await self._recorded(app, scope, receive, send, conv, echoed, caller)
         else:
             await self._plain(app, scope, receive, send, conv, echoed)
 
-    def _id_of(self, scope: Scope) -> tuple[str | None, Conversation | None, bytes | None, bool]:
+    def _id_of(self, scope: Scope) -> _Id:
         """The request's conversation id: (id, its memoised root Conversation if known, the
-        bytes to echo, whether the request is rejected)."""
+        bytes to echo, whether the request is rejected, the calling run from the baggage)."""
         hdr, query, validator, generate, echo, _ = self._hot
         raw: bytes | None = None
+        bag: list[bytes] | None = None
         for name, value in scope["headers"]:
             if name == hdr:
                 if raw is None:
                     raw = value
                 elif value != raw:
                     raw = CONFLICT  # duplicates that differ: invalid whatever they say
+            elif name == BAGGAGE:
+                bag = [value] if bag is None else [*bag, value]
+        caller: Caller | None = None
+        from_baggage = False
+        if bag is not None and (raw is None or is_recording()):
+            caller = read_baggage(bag)
+            if caller is None:
+                self._warn_baggage()
+            elif raw is None and caller.conversation is not None:
+                raw, from_baggage = caller.conversation, True
         if raw is None and query is not None:
             raw = from_query(scope, query)
         cid: str | None = None
@@ -201,14 +216,17 @@ class ConversationMiddleware:
                 known = _remember(raw, cid)
             else:
                 cid = accept(raw, validator)
-                if cid is None:
+                if cid is None and from_baggage:
+                    self._warn_baggage()  # never rejected: the baggage is ignored
+                    caller = None
+                elif cid is None:
                     self._warn_id()
                     if self._reject:
-                        return None, None, None, True
+                        return None, None, None, True, None
         if cid is None and generate:
             cid = new_conversation_id()
             echoed = cid.encode("ascii")
-        return cid, known, echoed if cid is not None and echo else None, False
+        return cid, known, echoed if cid is not None and echo else None, False, caller
 
     def _conversation(
         self, scope: Scope, cid: str | None, known: Conversation | None, rejected: bool
@@ -260,8 +278,10 @@ class ConversationMiddleware:
         send: Send,
         conv: Conversation | None,
         echoed: bytes | None,
+        caller: Caller | None,
     ) -> None:
-        """Call `app` inside the conversation, recording one `http` run for the connection."""
+        """Call `app` inside the conversation, recording one `http` run for the connection
+        (nested under the calling run of another process, when the baggage names it)."""
         status: int | None = None
         close_code: int | None = None
         hdr = self._header
@@ -286,6 +306,8 @@ class ConversationMiddleware:
         try:
             try:  # the request's run is a root; the core decides its conversation (the context)
                 run = start_run(_HTTP, "", source="asgi", parent=None)
+                if caller is not None and caller.root_run_id is not None and run:
+                    run.parent_run_id, run.root_run_id = caller.parent_run_id, caller.root_run_id
                 run_token = run.activate()
             except Exception as exc:
                 report("asgi (starting the http run)", exc)

@@ -1,0 +1,106 @@
+"""bench_propagation.py's cases counted in CPU instructions (needs valgrind).
+
+Wall-clock ratios on a shared VM move by 10-20% between runs; instruction counts do not. Each
+case runs in a child Python under ``valgrind --tool=cachegrind`` twice, with a small and a
+large number of calls; the difference divided by the extra calls is the cost of one call,
+free of start-up costs. For HTTP only the client process is counted (the local server runs in
+a process of its own). Instructions are not time: read them next to bench_propagation.py's
+timings, not instead of them.
+
+Run: ``.venv/bin/python benchmarks/bench_propagation_instructions.py [--calls 200 1000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import bench_propagation
+from bench_asgi import NullSink
+
+import convtrack
+
+# label -> (group, case name in bench_propagation's dicts)
+CASES: dict[str, tuple[str, str]] = {
+    "httpx GET, convtrack-http off": ("http", "httpx GET, convtrack-http off"),
+    "httpx GET, instrumented": ("http", "instrumented"),
+    "httpx GET, event hook": ("http", "event hook"),
+    "(ref: the same headers set by the caller)": (
+        "http",
+        "reference: the same headers set by the caller",
+    ),
+    "eager task, convtrack-celery off": ("celery", "eager delay(), convtrack-celery off"),
+    "eager task, instrumented (a run each)": ("celery", "instrumented (a run each)"),
+    "(ref: no-op prerun/postrun receivers)": (
+        "celery",
+        "reference: no-op prerun/postrun receivers",
+    ),
+}
+GOALS = {"httpx GET, instrumented": 1.05, "eager task, instrumented (a run each)": 1.10}
+_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def count(valgrind: str, child: list[str]) -> int:
+    """Instructions a child running `child` (group, case, url, n) executes in all."""
+    tool = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    command = [valgrind, *tool, sys.executable, __file__, "--child", *child]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    found = _REFS.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
+    return int(found.group(1).replace(",", ""))
+
+
+def run_case(group: str, name: str, url: str, n: int) -> None:
+    """The child's job: warm up, then make `n` calls of one case (what valgrind counts)."""
+    convtrack.configure([NullSink()], grouping=False)
+    try:
+        with bench_propagation.in_a_run():
+            cases = (
+                bench_propagation.http_cases(url)
+                if group == "http"
+                else bench_propagation.celery_cases()
+            )
+            cases[name](50)
+            cases[name](n)
+    finally:
+        convtrack.shutdown()
+
+
+def main() -> None:
+    """Count every case; print instructions per call and the ratio to its baseline."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, nargs=2, default=(200, 1000), metavar="N")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        group, name, url, n = args.child
+        run_case(group, name, url, int(n))
+        return
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    small, large = args.calls
+    with bench_propagation.local_server() as url:
+        jobs = [[*case, url, str(n)] for case in CASES.values() for n in (small, large)]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            totals = list(pool.map(lambda job: count(valgrind, job), jobs))
+    per_call = {
+        label: (totals[2 * i + 1] - totals[2 * i]) / (large - small)
+        for i, label in enumerate(CASES)
+    }
+    print(f"instructions per call ({large} - {small} calls, valgrind cachegrind)")
+    for label, instructions in per_call.items():
+        base = per_call[next(k for k, v in CASES.items() if v[0] == CASES[label][0])]
+        goal = GOALS.get(label)
+        verdict = "" if goal is None else f"  goal <= {goal}x"
+        print(f"{label:<44}{instructions / 1000:>9.1f}k{instructions / base:>8.3f}x{verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""convtrack-celery: a Celery task runs in the conversation it was sent from.
+
+A task sent inside a conversation carries it (id, user, agent, metadata, and the run that
+sent it) in a `convtrack` message header; the worker runs the task inside it and records one
+run per execution (`kind="function"`, metadata `{"celery": True, "task_id", "retries",
+"state"}`), nested under the run that sent it. Retries keep the conversation; a task sent
+outside any conversation runs outside one.
+
+Example:
+    >>> import convtrack_celery
+    >>> convtrack_celery.instrument()   # in the app that sends tasks and in the worker
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convtrack.instrumentation import Instrumentor, missing_dependency
+
+from ._message import HEADER
+
+__version__ = "0.1.0"
+
+__all__ = ["HEADER", "instrument", "is_instrumented", "uninstrument"]
+
+_UID = "convtrack_celery"
+
+
+def _receivers() -> list[tuple[Any, Any]]:
+    """(Celery signal, convtrack's receiver) pairs."""
+    try:
+        from celery import signals
+    except ImportError as exc:
+        raise missing_dependency("convtrack_celery", "celery", "convtrack-celery") from exc
+    from . import _signals as receivers
+
+    return [
+        (signals.before_task_publish, receivers.before_task_publish),
+        (signals.task_prerun, receivers.task_prerun),
+        (signals.task_failure, receivers.task_failure),
+        (signals.task_retry, receivers.task_retry),
+        (signals.task_postrun, receivers.task_postrun),
+        (signals.worker_process_shutdown, receivers.worker_shutdown),
+        (signals.worker_shutdown, receivers.worker_shutdown),
+    ]
+
+
+class CeleryInstrumentor(Instrumentor):
+    """Connects convtrack's receivers to Celery's task signals (nothing is patched)."""
+
+    library = "celery"
+
+    def _on_instrument(self) -> None:
+        for signal, receiver in _receivers():
+            signal.connect(receiver, weak=False, dispatch_uid=_UID)
+
+    def _on_uninstrument(self) -> None:
+        for signal, receiver in _receivers():
+            signal.disconnect(receiver, dispatch_uid=_UID)
+
+
+_instrumentor = CeleryInstrumentor()
+instrument = _instrumentor.instrument
+uninstrument = _instrumentor.uninstrument
+is_instrumented = _instrumentor.is_instrumented
