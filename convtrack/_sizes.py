@@ -17,9 +17,12 @@ def size_of(run: RunHandle) -> int:
     """A cheap estimate of the memory an ended run holds (its inputs and outputs count)."""
     fields = run.__dict__
     inputs, outputs = fields.get("inputs"), fields.get("outputs")
-    if inputs is None and outputs is None:
-        return _RUN_BYTES
-    return _RUN_BYTES + _estimate(inputs, 4) + _estimate(outputs, 4)
+    size = _RUN_BYTES
+    if inputs is not None:
+        size += _FLAT.get(type(inputs)) or _estimate(inputs, 4)
+    if outputs is not None:
+        size += _FLAT.get(type(outputs)) or _estimate(outputs, 4)
+    return size
 
 
 def _estimate(value: Any, depth: int) -> int:
@@ -32,13 +35,15 @@ def _estimate(value: Any, depth: int) -> int:
     if depth == 0:
         return 64
     if kind is list or kind is tuple:
-        items: Iterable[Any] = value
+        items: Iterable[Any] = value if len(value) <= _ITEMS_SEEN else value[:_ITEMS_SEEN]
     elif kind is dict or isinstance(value, Mapping):
         items = value.values()
+        if len(value) > _ITEMS_SEEN:
+            items = islice(items, _ITEMS_SEEN)
     else:
         return 64  # an object: what its repr or JSON will take is not known
     total = seen = 0
-    for item in islice(items, _ITEMS_SEEN):
+    for item in items:
         total += _estimate(item, depth - 1) + 16
         seen += 1
     if seen and len(value) > seen:  # the rest counted like those seen

@@ -65,15 +65,20 @@ function message(m) {
   return bubble;
 }
 
-// The models and the summed tokens of a run and everything under it.
-function usage(run, acc = { models: new Set(), tokens: null }) {
+// The models and the summed tokens of a run and everything under it. An LLM run made inside
+// an LLM run is the same model call (an SDK call under a LangChain chat model): its tokens
+// count only when the run around it reported none, as the store's totals count them.
+function usage(run, acc = { models: new Set(), tokens: null }, llmCounted = false) {
   if (run.model) acc.models.add(run.model);
-  if (run.tokens) {
+  const llm = run.kind === "llm";
+  const counts = run.tokens && !(llm && llmCounted);
+  if (counts) {
     const t = acc.tokens || { input: 0, output: 0, total: 0 };
     for (const key of ["input", "output", "total"]) t[key] += run.tokens[key];
     acc.tokens = t;
   }
-  for (const child of run.children) usage(child, acc);
+  const covered = llm && (llmCounted || Boolean(counts));
+  for (const child of run.children) usage(child, acc, covered);
   return acc;
 }
 

@@ -22,6 +22,7 @@ from viewer_support import (
     demo_conversation,
     demo_ids,
     export,
+    make_run,
 )
 
 from convtrack.sinks._prices import prices_available
@@ -412,3 +413,18 @@ def test_feedback_and_ended_filters_and_the_conversations_feedback(
     expect(items.nth(1)).to_contain_text('{"topic":"greeting"}')
     expect(items.nth(1)).to_contain_text(HOSTILE_SCRIPT)  # shown as text, never run
     expect(items.nth(1)).to_contain_text(f"on run {run.run_id}")
+
+
+def test_a_turn_card_counts_a_nested_llm_call_once(page: Page, served: str, demo_db: Path) -> None:
+    """A chat model's run and the SDK call inside it are one model call: their tokens count
+    once on the turn's card, as in the conversation's totals."""
+    expect = _expect()
+    usage = {"input_tokens": 10, "output_tokens": 4}
+    outer = chat_run(
+        "conv-nested", [{"role": "user", "content": "hi"}], "hello", usage=usage, model="m"
+    )
+    inner = make_run("conv-nested", parent=outer, usage=usage, model="m", source="openai")
+    export(demo_db, outer, inner)
+    page.goto(f"{served}/c/conv-nested")
+    expect(page.locator(".fact", has_text="tokens")).to_contain_text("14")
+    expect(page.locator(".turn .turn-head")).to_contain_text("14 tok")
