@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Union
 
@@ -114,33 +114,56 @@ def feedback(
         ValueError: no conversation given, none current, and no `run_id`; an empty key.
     """
     target = _target(conversation_id, "conversation_id")
-    check_optional_id(run_id, "run_id")
-    _check_feedback(key, score, value, comment)
-    if target is None and run_id is None:
-        raise ValueError(
-            "feedback(): no conversation_id given and no current conversation (or pass run_id=)"
-        )
+    record = make_feedback(target, run_id, key, score, value, comment, user_id=None)
     recorder = _config.current
     if recorder is None:
         return None
     try:
         conv = current()
-        record = Feedback(
-            feedback_id=new_conversation_id(),
-            conversation_id=target,
-            run_id=run_id,
-            key=key,
-            score=None if score is None else float(score),
-            value=value,
-            comment=comment,
-            user_id=conv.user_id if conv is not None and conv.conversation_id == target else None,
-            created_at=datetime.now(timezone.utc),
-        )
+        if conv is not None and conv.conversation_id == target and conv.user_id is not None:
+            record = replace(record, user_id=conv.user_id)
         recorder.emit_event(record)
     except Exception as exc:
         report("recording feedback", exc)
         return None
     return record
+
+
+def make_feedback(
+    conversation_id: str | None,
+    run_id: str | None,
+    key: object,
+    score: object = None,
+    value: object = None,
+    comment: object = None,
+    *,
+    user_id: str | None = None,
+) -> Feedback:
+    """A checked `Feedback` record (what `feedback()` and the viewer's API record).
+
+    Raises:
+        TypeError: an argument of the wrong type.
+        ValueError: neither a conversation nor a run; an empty or too long key; a score
+            that is not finite.
+    """
+    check_optional_id(conversation_id, "conversation_id")
+    check_optional_id(run_id, "run_id")
+    _check_feedback(key, score, value, comment)
+    if conversation_id is None and run_id is None:
+        raise ValueError(
+            "feedback(): no conversation_id given and no current conversation (or pass run_id=)"
+        )
+    return Feedback(
+        feedback_id=new_conversation_id(),
+        conversation_id=conversation_id,
+        run_id=run_id,
+        key=key,  # type: ignore[arg-type]  # checked above
+        score=None if score is None else float(score),  # type: ignore[arg-type]
+        value=value,
+        comment=comment,  # type: ignore[arg-type]
+        user_id=user_id,
+        created_at=datetime.now(timezone.utc),
+    )
 
 
 def end_conversation(conversation_id: str | None = None) -> ConversationEnd | None:

@@ -348,7 +348,13 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         from .viewer._serve import serve
     except ImportError as exc:  # starlette (the `ui` extra) is missing
         raise SystemExit(f"convtrack: {exc}") from None
-    return serve(args.db, host=args.host, port=args.port, allow_hosts=args.allow_host or ())
+    return serve(
+        args.db,
+        host=args.host,
+        port=args.port,
+        allow_hosts=args.allow_host or (),
+        feedback_token=args.feedback_token,
+    )
 
 
 def _cmd_mcp(args: argparse.Namespace) -> int:
@@ -450,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="also answer requests for this host name (repeat; '*' for any)",
+    )
+    p.add_argument(
+        "--feedback-token",
+        metavar="TOKEN",
+        help="POST /api/feedback needs 'Authorization: Bearer TOKEN' (default: loopback only)",
     )
     p.set_defaults(handler=_cmd_ui)
     p = with_db(sub.add_parser("mcp", help="serve the store to agents over MCP (read only)"))

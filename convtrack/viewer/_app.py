@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from .._json import dumps
 from ..sinks import next_cursor
+from ._feedback_api import feedback_endpoint
 from ._openapi import openapi_document
 from ._params import BadRequest, cache_key, parse_list_query
 from ._payload import conversation_payload, summary_to_dict
@@ -66,7 +67,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(
-    db_path: str | os.PathLike[str], *, allowed_hosts: Collection[str] | None = None
+    db_path: str | os.PathLike[str],
+    *,
+    allowed_hosts: Collection[str] | None = None,
+    feedback_token: str | None = None,
 ) -> Starlette:
     """The viewer as an ASGI app reading the convtrack SQLite store at `db_path`.
 
@@ -84,6 +88,8 @@ def create_app(
         db_path: the SQLite file an application writes with `SQLiteSink`.
         allowed_hosts: host names the app answers to (None: any). `convtrack ui` passes the
             loopback names when it binds to loopback, against DNS rebinding.
+        feedback_token: the token `POST /api/feedback` requires (`Authorization: Bearer`);
+            None: feedback is taken from loopback clients only.
 
     Raises:
         convtrack.sinks.DatabaseError: the file is missing or not a convtrack database.
@@ -92,6 +98,7 @@ def create_app(
     assets = _load_assets()
     page = assets["index.html"]
     search_runs, show_run = runs_endpoints(store, _error, _cached)
+    post_feedback = feedback_endpoint(store, _error, feedback_token)
     described = dumps(openapi_document()).encode()
     described_tag = f'"{hashlib.blake2b(described, digest_size=12).hexdigest()}"'
 
@@ -182,6 +189,7 @@ def create_app(
             Route("/api/conversations/{conversation_id:path}", show_conversation),
             Route("/api/runs", search_runs),
             Route("/api/runs/{run_id:path}", show_run),
+            Route("/api/feedback", post_feedback, methods=["POST"]),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware, allowed_hosts=allowed_hosts)],
         exception_handlers={404: not_found},

@@ -55,6 +55,26 @@ _PAGE_CURSOR = {
     "description": "pass as `before` for the next page (null: no more)",
 }
 
+_ID = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"\S"}
+_FEEDBACK: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "conversation_id": _ID,
+        "run_id": _ID,
+        "key": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+        "score": {"type": ["number", "null"]},
+        "value": _ANY,
+        "comment": {"type": ["string", "null"]},
+    },
+    "required": ["key"],
+    "anyOf": [{"required": ["conversation_id"]}, {"required": ["run_id"]}],
+}
+_ERROR_RESPONSE = {
+    "description": "refused, with the reason",
+    "content": {"application/json": {"schema": _object({"error": _TEXT})}},
+}
+
 SUMMARY = _object(
     {
         "conversation_id": _TEXT,
@@ -140,8 +160,8 @@ def _answers(ok: str, description: str, *errors: int) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The description of `/api/conversations`, `/api/conversations/{id}`, `/api/runs` and
-    `/api/runs/{id}` (read only; feedback is not part of the API yet)."""
+    """The description of `/api/conversations`, `/api/conversations/{id}`, `/api/runs`,
+    `/api/runs/{id}` and `POST /api/feedback`."""
     list_params = [
         _query("user_id", "only this user's conversations"),
         _query("agent_id", "only this agent's conversations"),
@@ -175,7 +195,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "convtrack viewer API",
             "version": "1",
-            "description": "Read the conversations and runs of a convtrack store (read only).",
+            "description": "Read the conversations and runs of a convtrack store; record"
+            " feedback on them.",
         },
         "paths": {
             "/api/conversations": {
@@ -200,6 +221,35 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Runs, the most recently started first",
                     "parameters": run_params,
                     "responses": _answers("RunPage", "a page of runs", 400),
+                }
+            },
+            "/api/feedback": {
+                "post": {
+                    "summary": "Record feedback on a conversation or a run",
+                    "description": "From this machine only, unless the viewer was started with"
+                    " --feedback-token (then with 'Authorization: Bearer TOKEN').",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _FEEDBACK}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "recorded",
+                            "content": {
+                                "application/json": {
+                                    "schema": _object(
+                                        {"feedback_id": _TEXT, "conversation_id": _MAYBE_TEXT}
+                                    )
+                                }
+                            },
+                        },
+                        "400": _ERROR_RESPONSE,
+                        "401": _ERROR_RESPONSE,
+                        "403": _ERROR_RESPONSE,
+                        "413": _ERROR_RESPONSE,
+                        "415": _ERROR_RESPONSE,
+                        "501": _ERROR_RESPONSE,
+                    },
                 }
             },
             "/api/runs/{run_id}": {

@@ -79,7 +79,12 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    db: str, *, host: str = "127.0.0.1", port: int = 8765, allow_hosts: Collection[str] = ()
+    db: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    allow_hosts: Collection[str] = (),
+    feedback_token: str | None = None,
 ) -> int:
     """Serve the viewer of the store `db` until interrupted; print its address once it
     accepts connections.
@@ -103,7 +108,9 @@ def serve(
         ) from None
     loopback = is_loopback(host)
     try:
-        app = create_app(db, allowed_hosts=allowed_hosts(host, allow_hosts))
+        app = create_app(
+            db, allowed_hosts=allowed_hosts(host, allow_hosts), feedback_token=feedback_token
+        )
     except DatabaseError as exc:
         raise SystemExit(f"convtrack: {exc}") from None
     try:

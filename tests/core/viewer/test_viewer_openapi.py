@@ -50,16 +50,20 @@ def api_schema(viewer_url: str) -> OpenApiSchema:
 ENDPOINTS = [
     "/api/conversations",
     "/api/conversations/{conversation_id}",
+    "/api/feedback",
     "/api/runs",
     "/api/runs/{run_id}",
 ]
+OPERATIONS = [(path, "POST" if path == "/api/feedback" else "GET") for path in ENDPOINTS]
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
-def test_every_answer_matches_the_description(api_schema: OpenApiSchema, path: str) -> None:
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_answer_matches_the_description(
+    api_schema: OpenApiSchema, path: str, method: str
+) -> None:
     """For requests generated from the description, no server error, and every answer's
     status, content type and body are those the description gives."""
-    operation = api_schema[path]["GET"]
+    operation = api_schema[path][method]
 
     @given(case=operation.as_strategy())
     @settings(
@@ -74,11 +78,14 @@ def test_every_answer_matches_the_description(api_schema: OpenApiSchema, path: s
 
 
 def test_the_description_names_every_endpoint(viewer_url: str) -> None:
-    """`/api/openapi.json` describes the conversations and runs endpoints, read only."""
+    """`/api/openapi.json` describes the conversations, runs and feedback endpoints; only
+    feedback is written."""
     document = httpx.get(viewer_url + "api/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == set(ENDPOINTS)
-    assert all(set(operations) == {"get"} for operations in document["paths"].values())
+    assert {path: set(ops) for path, ops in document["paths"].items()} == {
+        path: {method.lower()} for path, method in OPERATIONS
+    }
 
 
 async def test_runs_search_filters_and_pages(client: httpx.AsyncClient, demo_db: Path) -> None:
