@@ -72,8 +72,8 @@ def conversations_table(summaries: Sequence[ConversationSummary], title: str) ->
     from rich.table import Table
 
     table = Table(title=plain(title), title_justify="left")
-    table.add_column("conversation", no_wrap=True, overflow="ellipsis", min_width=12)
-    table.add_column("user", no_wrap=True, overflow="ellipsis", min_width=6)
+    table.add_column("conversation", overflow="ellipsis", min_width=12)
+    table.add_column("user", overflow="ellipsis", min_width=6)
     agents = any(s.agent_id for s in summaries)
     if agents:
         table.add_column("agent", no_wrap=True, overflow="ellipsis", max_width=14)
