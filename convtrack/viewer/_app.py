@@ -20,7 +20,7 @@ from .._json import dumps
 from ..sinks import next_cursor
 from ._feedback_api import feedback_endpoint
 from ._openapi import openapi_document
-from ._params import BadRequest, cache_key, parse_list_query
+from ._params import BadRequestError, cache_key, parse_list_query
 from ._payload import conversation_payload, summary_to_dict
 from ._runs_api import runs_endpoints
 from ._security import SecurityHeadersMiddleware
@@ -119,7 +119,7 @@ def create_app(
         metadata = params.getlist("metadata")
         try:
             query = parse_list_query(params, multi=metadata)
-        except BadRequest as exc:
+        except BadRequestError as exc:
             return _error(400, str(exc))
 
         def build() -> bytes:

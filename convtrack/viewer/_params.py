@@ -28,7 +28,7 @@ _FILTERS = (
 _ENDED = {"true": True, "false": False}
 
 
-class BadRequest(ValueError):
+class BadRequestError(ValueError):
     """A query parameter the API cannot use; the message says which and why."""
 
 
@@ -59,26 +59,26 @@ def parse_since(text: str, now: datetime | None = None, name: str = "since") -> 
         name: the parameter's name, for the error message.
 
     Raises:
-        BadRequest: the text is neither.
+        BadRequestError: the text is neither.
     """
     try:
         return parse_time(text, now, name)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequestError(str(exc)) from None
 
 
 def parse_limit(text: str) -> int:
     """A page size from 1 to `MAX_LIMIT`.
 
     Raises:
-        BadRequest: not a whole number in that range.
+        BadRequestError: not a whole number in that range.
     """
     try:
         limit = int(text.strip())
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit: {text!r:.80} is not a whole number from 1 to {MAX_LIMIT}")
+        raise BadRequestError(f"limit: {text!r:.80} is not a whole number from 1 to {MAX_LIMIT}")
     return limit
 
 
@@ -86,11 +86,11 @@ def parse_ended(text: str) -> bool:
     """`true` (only ended conversations) or `false` (only open ones).
 
     Raises:
-        BadRequest: anything else.
+        BadRequestError: anything else.
     """
     found = _ENDED.get(text.strip().lower())
     if found is None:
-        raise BadRequest(f"ended: {text!r:.80} is not true or false")
+        raise BadRequestError(f"ended: {text!r:.80} is not true or false")
     return found
 
 
@@ -98,12 +98,12 @@ def parse_metadata(pairs: list[str]) -> dict[str, str] | None:
     """`key=value` texts (the first `=` splits) as a metadata filter; none given: None.
 
     Raises:
-        BadRequest: a text without `=` or with an empty key.
+        BadRequestError: a text without `=` or with an empty key.
     """
     try:
         return metadata_from_text(pairs)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequestError(str(exc)) from None
 
 
 def parse_list_query(
@@ -117,11 +117,13 @@ def parse_list_query(
         multi: every `metadata` parameter (it may be repeated); default: the one in `params`.
 
     Raises:
-        BadRequest: an unknown parameter, or a time, limit or metadata it cannot use.
+        BadRequestError: an unknown parameter, or a time, limit or metadata it cannot use.
     """
     unknown = sorted(set(params) - set(_FILTERS))
     if unknown:
-        raise BadRequest(f"{unknown[0]!r:.80}: unknown parameter (known: {', '.join(_FILTERS)})")
+        raise BadRequestError(
+            f"{unknown[0]!r:.80}: unknown parameter (known: {', '.join(_FILTERS)})"
+        )
 
     def text(name: str) -> str | None:
         value = params.get(name)

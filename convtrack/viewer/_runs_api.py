@@ -16,7 +16,7 @@ from .._serialize import run_to_dict
 from ..sinks import next_run_cursor
 from ._params import (
     DEFAULT_LIMIT,
-    BadRequest,
+    BadRequestError,
     parse_limit,
     parse_metadata,
     parse_since,
@@ -52,12 +52,12 @@ def parse_runs_query(
     """The filters of `GET /api/runs`; empty values count as absent.
 
     Raises:
-        BadRequest: an unknown parameter, or a time, limit or metadata it cannot use.
+        BadRequestError: an unknown parameter, or a time, limit or metadata it cannot use.
     """
     unknown = sorted(set(params) - set(RUN_FILTERS))
     if unknown:
         known = ", ".join(RUN_FILTERS)
-        raise BadRequest(f"{unknown[0]!r:.80}: unknown parameter (known: {known})")
+        raise BadRequestError(f"{unknown[0]!r:.80}: unknown parameter (known: {known})")
     given = {name: params.get(name) or None for name in RUN_FILTERS}
     filters: dict[str, Any] = {
         name: given[name]
@@ -94,7 +94,7 @@ def runs_endpoints(
         metadata = params.getlist("metadata")
         try:
             query = parse_runs_query(params, metadata)
-        except BadRequest as exc:
+        except BadRequestError as exc:
             return error(400, str(exc))
 
         def build() -> bytes:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from viewer_support import chat_run, make_run
 
 from convtrack import Run, RunKind
-from convtrack.viewer._params import BadRequest, parse_list_query, parse_since
+from convtrack.viewer._params import BadRequestError, parse_list_query, parse_since
 from convtrack.viewer._payload import MAX_TREE_DEPTH, conversation_payload, tokens
 from convtrack.viewer._transcript import message_text, transcript
 
@@ -195,11 +195,11 @@ def test_since_and_limit_parsing() -> None:
     assert parse_since("2025-01-01T10:00:00+02:00").utcoffset() == timedelta(hours=2)
     query = parse_list_query({"limit": " 7 ", "user_id": "u", "agent_id": ""})
     assert (query.limit, query.user_id, query.agent_id, query.since) == (7, "u", None, None)
-    with pytest.raises(BadRequest, match="'extra': unknown parameter"):
+    with pytest.raises(BadRequestError, match="'extra': unknown parameter"):
         parse_list_query({"extra": "x"})
-    with pytest.raises(BadRequest, match="limit"):
+    with pytest.raises(BadRequestError, match="limit"):
         parse_list_query({"limit": "1.5"})
-    with pytest.raises(BadRequest, match="since"):
+    with pytest.raises(BadRequestError, match="since"):
         parse_since("soon")
 
 
