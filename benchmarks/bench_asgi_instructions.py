@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import _instructions as valgrind_counts
 import bench_asgi
 from convtrack_asgi import ConversationMiddleware
 
@@ -42,7 +39,6 @@ MIDDLEWARE = {
     "conv": ConversationMiddleware,
     "run": bench_asgi.RunOnlyMiddleware,
 }
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
 def serve(middleware: str, with_id: bool, recorded: bool, n: int) -> None:
@@ -64,24 +60,8 @@ def serve(middleware: str, with_id: bool, recorded: bool, n: int) -> None:
 def count(valgrind: str, case: tuple[str, bool, bool], n: int) -> int:
     """Instructions a child serving `n` requests of `case` executes in all."""
     middleware, with_id, recorded = case
-    command = [
-        valgrind,
-        "--tool=cachegrind",
-        "--cache-sim=no",
-        "--cachegrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--child",
-        middleware,
-        str(int(with_id)),
-        str(int(recorded)),
-        str(n),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    found = _REFS.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
-    return int(found.group(1).replace(",", ""))
+    args = [middleware, str(int(with_id)), str(int(recorded)), str(n)]
+    return valgrind_counts.count(valgrind, __file__, args)
 
 
 def main() -> None:
@@ -94,9 +74,7 @@ def main() -> None:
         middleware, with_id, recorded, n = args.child
         serve(middleware, with_id == "1", recorded == "1", int(n))
         return
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    valgrind = valgrind_counts.valgrind()
     small, large = args.requests
     jobs = [(case, n) for case in CASES.values() for n in (small, large)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

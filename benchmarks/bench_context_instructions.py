@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import _instructions as valgrind_counts
 import bench_context
 
 import convtrack
@@ -36,7 +33,6 @@ CASES = {
     "(ref: the call in an OTel SDK span)": bench_context.call_in_span,
 }
 _CONFIGURED = {"@trace() call (configured, no-op sink)"}
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
 def run_case(label: str, n: int) -> None:
@@ -63,22 +59,7 @@ class _nothing:
 
 def count(valgrind: str, label: str, n: int) -> int:
     """Instructions a child running `n` iterations of `label` executes in all."""
-    command = [
-        valgrind,
-        "--tool=cachegrind",
-        "--cache-sim=no",
-        "--cachegrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--child",
-        label,
-        str(n),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    found = _REFS.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
-    return int(found.group(1).replace(",", ""))
+    return valgrind_counts.count(valgrind, __file__, [label, str(n)])
 
 
 def main() -> None:
@@ -90,9 +71,7 @@ def main() -> None:
     if args.child:
         run_case(args.child[0], int(args.child[1]))
         return
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    valgrind = valgrind_counts.valgrind()
     small, large = args.iterations
     jobs = [(label, n) for label in CASES for n in (small, large)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

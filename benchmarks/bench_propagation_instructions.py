@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import _instructions as valgrind_counts
 import bench_propagation
 from bench_asgi import NullSink
 
@@ -42,18 +39,11 @@ CASES: dict[str, tuple[str, str]] = {
     ),
 }
 GOALS = {"httpx GET, instrumented": 1.05, "eager task, instrumented (a run each)": 1.10}
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
 def count(valgrind: str, child: list[str]) -> int:
     """Instructions a child running `child` (group, case, url, n) executes in all."""
-    tool = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command = [valgrind, *tool, sys.executable, __file__, "--child", *child]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    found = _REFS.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr}")
-    return int(found.group(1).replace(",", ""))
+    return valgrind_counts.count(valgrind, __file__, child)
 
 
 def run_case(group: str, name: str, url: str, n: int) -> None:
@@ -82,9 +72,7 @@ def main() -> None:
         group, name, url, n = args.child
         run_case(group, name, url, int(n))
         return
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    valgrind = valgrind_counts.valgrind()
     small, large = args.calls
     with bench_propagation.local_server() as url:
         jobs = [[*case, url, str(n)] for case in CASES.values() for n in (small, large)]
