@@ -119,7 +119,7 @@ def start_run(
         run_id,
     )
     if messages is not None:
-        run._request = (list(messages), system)
+        run._request = (messages if type(messages) is list else list(messages), system)
     if run.kind is RunKind.LLM and decision.conversation_id is not None:
         note_llm_conversation(decision.conversation_id)
     return run

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from convtrack import _config
+from convtrack._config import is_capturing
 from convtrack._guard import report
 from convtrack._handle import RunHandle, current_run
 from convtrack._resolve import Decision, adecide, decide
@@ -150,7 +150,7 @@ class LLMCall:
     def _complete(self, result: Any) -> list[Memory]:
         try:
             if isinstance(result, self.endpoint.answer_types):
-                return self.end(self.endpoint.answer(result, capturing()))
+                return self.end(self.endpoint.answer(result, is_capturing()))
             self.run.end(metadata={"raw_response": True})  # e.g. parse(to=dict)
         except Exception as exc:
             report(f"{self.endpoint.source}: recording a response", exc)
@@ -159,11 +159,6 @@ class LLMCall:
 
 
 _LLM = RunKind.LLM
-
-
-def capturing() -> bool:
-    """Whether runs record inputs and outputs now."""
-    return _config.is_capturing()
 
 
 def begin(
@@ -217,7 +212,7 @@ def _start(
     kwargs: Mapping[str, Any],
     parent: RunHandle | None,
 ) -> LLMCall | None:
-    inputs = endpoint.inputs(request, kwargs) if capturing() else None
+    inputs = endpoint.inputs(request, kwargs) if is_capturing() else None
     run = start_run(
         RunKind.LLM,
         endpoint.name,

@@ -17,9 +17,10 @@ from typing import Any
 
 import wrapt
 
+from convtrack._config import is_capturing
 from convtrack._guard import report
 
-from .call import LLMCall, capturing
+from .call import LLMCall
 from .remember import aremember_now, defer, remember_now
 
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -55,7 +56,7 @@ class StreamState:
             return []
         self.done = True
         try:
-            answer = self.acc.answer(capturing())
+            answer = self.acc.answer(is_capturing())
             return self.call.end(answer, error=error, incomplete=not self.acc.complete)
         except Exception as exc:
             report(f"{self.call.endpoint.source}: ending a stream's run", exc)

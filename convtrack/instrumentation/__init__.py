@@ -169,8 +169,10 @@ def _started(
     run_id: str | None,
     decision: Decision,
 ) -> RunHandle:
-    if inputs is None and messages is not None:
-        inputs = {"messages": list(messages)}
+    if messages is not None:
+        messages = list(messages)  # one copy: the run's inputs and the history it remembers
+        if inputs is None:
+            inputs = {"messages": messages}
     run = _start_run(
         kind,
         name,
