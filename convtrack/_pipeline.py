@@ -88,7 +88,7 @@ class Pipeline:
         self._bytes_in = 0  # added by the application side (an estimate: races may lose some)
         self._bytes_out = 0  # taken out by the worker
         self.dropped = self.exported = self.failed = self.unconvertible = 0
-        self._taken = self._processed = self._in_flight = 0  # queue entries: runs and events
+        self._taken = self._processed = 0  # queue entries (runs and events) taken, done
         self._events = dict.fromkeys(_EVENT_COUNTS, 0)
         self._events_queued = 0  # events in the queue or in flight
         self._sink_counts = {name: [0, 0] for name in self._names}  # [exported, failed]
@@ -139,7 +139,7 @@ class Pipeline:
                 "exported": self.exported,
                 "dropped": self.dropped,
                 "failed": self.failed,
-                "queued": waiting + self._in_flight - self._events_queued,
+                "queued": waiting + self._taken - self._processed - self._events_queued,
                 "unconvertible": self.unconvertible,
                 "queued_bytes": max(0, self._bytes_in - self._bytes_out),
                 "sinks": {
@@ -231,7 +231,6 @@ class Pipeline:
                 return False
             entries = [queue.popleft() for _ in range(n)]
             self._taken += n
-            self._in_flight = n
             first = self._processed
         self._bytes_out += sum(size for _, size in entries)
         parts = segments([item for item, _ in entries])
@@ -241,7 +240,6 @@ class Pipeline:
             ok = (self._export_events(items) if are_events else self._export_runs(items)) and ok
         with self._lock:
             self._processed += n
-            self._in_flight = 0
             self._events_queued -= events
             if not ok:
                 for waiter in self._waiters:
