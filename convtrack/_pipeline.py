@@ -105,7 +105,7 @@ class Pipeline:
         """Queue an ended run; when the queue is full the run is dropped and counted."""
         queue = self._queue
         size = size_of(run)
-        if len(queue) >= self._max or self._bytes_in - self._bytes_out + size > self._max_bytes:
+        if not self._fits(size):
             with self._lock:
                 self.dropped += 1
             return
@@ -117,17 +117,21 @@ class Pipeline:
 
     def emit_event(self, event: Event) -> None:
         """Queue a feedback or conversation-end record behind the runs emitted before it."""
-        queue = self._queue
         with self._lock:
             self._events["emitted"] += 1
-            if len(queue) >= self._max or (
-                self._bytes_in - self._bytes_out + EVENT_BYTES > self._max_bytes
-            ):
+            if not self._fits(EVENT_BYTES):
                 self._events["dropped"] += 1
                 return
-            queue.append((event, EVENT_BYTES))
+            self._queue.append((event, EVENT_BYTES))
             self._bytes_in += EVENT_BYTES
             self._events_queued += 1
+
+    def _fits(self, size: int) -> bool:
+        """Whether one more entry of `size` bytes stays within both bounds of the queue."""
+        return (
+            len(self._queue) < self._max
+            and self._bytes_in - self._bytes_out + size <= self._max_bytes
+        )
 
     def stats(self) -> dict[str, Any]:
         """Counts: emitted == exported + dropped + failed + queued; per sink, its own; the
