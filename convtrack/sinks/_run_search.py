@@ -13,7 +13,7 @@ from typing import Any
 
 from .._json import dumps
 from .._runs import Run, RunKind, times_ns
-from ._query import MAX_TEXT, STATUSES, Filters, _text, metadata_pairs, micros
+from ._query import Filters, check_status, id_filter, metadata_pairs, micros, text_filter
 from ._rows import COLUMNS, run_of
 from ._signed import sign, unsign
 
@@ -82,7 +82,7 @@ def run_filters(
     found = Filters()
     where, params = found.where, found.params
     for column, value in (("conversation_id", conversation_id), ("model", model)):
-        if _text(column, value) is not None:
+        if id_filter(column, value) is not None:
             where.append(f"r.{column} = ?")
             params.append(value)
     if kind is not None:
@@ -91,8 +91,7 @@ def run_filters(
         where.append("r.kind = ?")
         params.append(kind)
     if status is not None:
-        if status not in STATUSES:
-            raise ValueError(f"status: {status!r:.80} is not one of {', '.join(STATUSES)}")
+        check_status(status)
         where.append("r.status = ?")
         params.append(status)
     if since is not None:
@@ -105,7 +104,7 @@ def run_filters(
         for key, value in metadata_pairs(metadata):
             where.append(_METADATA)
             params.extend((key, value))
-    needle = _text("text", text, MAX_TEXT)
+    needle = text_filter(text)
     if needle is not None and needle.strip():
         as_json = dumps(needle)[1:-1]  # inputs and outputs are stored as JSON text
         where.append(_TEXT)
@@ -146,7 +145,7 @@ def find_run(conn: sqlite3.Connection, run_id: Any) -> Run | None:
     Raises:
         ValueError: an id that is not a string or is too long.
     """
-    if _text("run_id", run_id) is None:
+    if id_filter("run_id", run_id) is None:
         raise ValueError("run_id: expected a string, got None")
     row = conn.execute(f"SELECT {COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     return None if row is None else run_of(row)
