@@ -16,10 +16,8 @@ from uuid_utils import uuid7
 
 from . import _config
 from ._resolve import Decision, aremember, remember
-from ._runs import Run, RunKind, Status, format_error
+from ._runs import RunKind, Status, format_error
 
-_new = object.__new__
-_set_dict = Run.__dict__["__dict__"].__set__  # the frozen __init__ costs ~20 setattr calls
 _time_ns = time.time_ns
 
 
@@ -28,9 +26,9 @@ class RunHandle:
 
     Integrations get one from `start_run()`; it also serves as the parent of runs
     started while it is current (`activate()`). Its attributes are the `Run`'s fields
-    under their `Run` names (times as nanoseconds), and a field left at the `Run`'s
-    default is not stored at all, so the frozen `Run` takes over the instance's `__dict__`
-    on the dispatcher thread (no copy): ending a run costs the application little. Once
+    under their `Run` names (times as nanoseconds), every one stored from the start, so the
+    frozen `Run` takes over the instance's `__dict__` on the dispatcher thread as it is (no
+    copy, nothing to complete): ending a run costs the application little. Once
     emitted, the run no longer changes (its setters do nothing), so neither does the `Run`.
     """
 
@@ -39,7 +37,7 @@ class RunHandle:
     __slots__ = ("__dict__", "_end_ns", "_held", "_request", "_start_ns", "decision")
     _request: tuple[list[Any], Any]
 
-    # the Run's defaults (read here until set on the instance)
+    # the Run's defaults (what the stand-in NULL_RUN reads; a handle stores its own)
     status: Status = "ok"
     error: str | None = None
     model: str | None = None
@@ -73,13 +71,15 @@ class RunHandle:
         self.conversation_id, self.user_id, self.agent_id, self.grouping, _ = decision
         self.decision = decision
         self.metadata = metadata
+        self.status = "ok"
+        self.error = None
+        self.model = model
+        self.inputs = inputs
+        self.outputs = None
+        self.usage = None
         self._start_ns = _time_ns()
         self._end_ns = 0
         self._held = False
-        if inputs is not None:
-            self.inputs = inputs
-        if model is not None:
-            self.model = model
 
     def set_input(self, value: Any) -> None:
         """Record what went into the run (an LLM run: `{"messages": [...]}`)."""
@@ -161,9 +161,7 @@ class RunHandle:
         if hold:
             self._held = True
         else:
-            recorder = _config.current
-            if recorder is not None:
-                recorder.emit(self)
+            self._emit()
         if answer is not None and error is None:
             history = self._history(answer)
             if history is not None:
@@ -209,15 +207,17 @@ class RunHandle:
         self._end_ns = _time_ns()
         if outputs is not None:
             self.outputs = outputs
-        recorder = _config.current
-        if recorder is not None:
-            recorder.emit(self)
+        self._emit()
 
     def release(self) -> None:
         """Emit a run ended with `hold=True` (once; nothing for any other run)."""
         if not self._held:
             return
         self._held = False
+        self._emit()
+
+    def _emit(self) -> None:
+        """Hand the ended run to the pipeline (when one is configured)."""
         recorder = _config.current
         if recorder is not None:
             recorder.emit(self)

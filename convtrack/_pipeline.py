@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Union
 
 from ._delivery import (
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 Queued = Union[RunHandle, Event]  # noqa: UP007 - a runtime alias on Python 3.10 too
 _EVENT_COUNTS = ("emitted", "exported", "failed", "dropped")
+_item, _size = itemgetter(0), itemgetter(1)  # of a queue entry (run or event, bytes)
 
 
 class _Waiter:
@@ -236,8 +238,12 @@ class Pipeline:
             entries = [queue.popleft() for _ in range(n)]
             self._taken += n
             first = self._processed
-        self._bytes_out += sum(size for _, size in entries)
-        parts = segments([item for item, _ in entries])
+            mixed = self._events_queued > 0  # else every entry is a run
+        self._bytes_out += sum(map(_size, entries))
+        items = list(map(_item, entries))
+        # a batch of runs only (the usual one) is not cut into segments: ~5% of a traced
+        # call's instructions (bench_context_instructions.py)
+        parts = segments(items) if mixed else [(False, items)]
         events = sum(len(items) for are_events, items in parts if are_events)
         ok = True
         for are_events, items in parts:

@@ -15,8 +15,7 @@ _ITEMS_SEEN = 32  # items of one container looked at by the estimate
 
 def size_of(run: RunHandle) -> int:
     """A cheap estimate of the memory an ended run holds (its inputs and outputs count)."""
-    fields = run.__dict__
-    inputs, outputs = fields.get("inputs"), fields.get("outputs")
+    inputs, outputs = run.inputs, run.outputs
     size = _RUN_BYTES
     if inputs is not None:
         size += _FLAT.get(type(inputs)) or _estimate(inputs, 4)

@@ -3,10 +3,8 @@ the stand-in `NULL_RUN`, and `runs_of()`, the one factory of a `Run` from an end
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from contextvars import Token
-from dataclasses import MISSING
 from typing import Any
 
 from . import _config
@@ -128,17 +126,14 @@ def start_run(
 def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
     """The frozen Runs of ended handles: the one way a `Run` is made from a handle.
 
-    Each Run takes over its handle's `__dict__` (no copy), completed with every field the
-    handle left at its default; its times are kept as nanoseconds, made datetimes on first
+    Each Run takes over its handle's `__dict__`, which holds every field but the times (no
+    copy; see `RunHandle`); its times are kept as nanoseconds, made datetimes on first
     read (see `Run`); metadata is read-only; without `capture_content` inputs and outputs
     are dropped. Runs on the dispatcher thread.
     """
     runs = []
     for active in ended:
         fields = active.__dict__  # taken over as it is: an emitted handle never changes again
-        for name, default in _DEFAULTS:
-            if name not in fields:
-                fields[name] = default
         if not capture_content:
             fields["inputs"] = fields["outputs"] = None
         metadata = fields["metadata"]
@@ -150,14 +145,6 @@ def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
         set_end_ns(run, active._end_ns)
         runs.append(run)
     return runs
-
-
-# The Run's fields that have a default, with the value a handle that never set one stands for.
-_DEFAULTS: list[tuple[str, Any]] = [
-    (f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
-    for f in dataclasses.fields(Run)
-    if f.default is not MISSING or f.default_factory is not MISSING
-]
 
 
 def start_step(

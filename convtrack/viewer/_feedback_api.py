@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from .._events import make_feedback
 from .._json import dumps, loads
+from ._responses import error
 from ._store import ViewerStore
 
 MAX_BODY = 64 * 1024
@@ -31,10 +32,8 @@ def _from_loopback(request: Request) -> bool:
         return False
 
 
-def feedback_endpoint(
-    store: ViewerStore, error: Callable[[int, str], Response], token: str | None
-) -> Callable[[Request], Awaitable[Response]]:
-    """The handler of `POST /api/feedback` over `store`."""
+def feedback_route(store: ViewerStore, token: str | None) -> Route:
+    """The route of `POST /api/feedback` over `store`."""
 
     async def post_feedback(request: Request) -> Response:
         if token is not None:
@@ -77,4 +76,4 @@ def feedback_endpoint(
         payload = {"feedback_id": record.feedback_id, "conversation_id": record.conversation_id}
         return Response(dumps(payload), 201, media_type="application/json")
 
-    return post_feedback
+    return Route("/api/feedback", post_feedback, methods=["POST"])

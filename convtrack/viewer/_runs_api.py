@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from .._json import dumps
 from .._runs import Run
@@ -22,6 +23,7 @@ from ._params import (
     parse_since,
 )
 from ._payload import tokens
+from ._responses import cached, error
 from ._store import ViewerStore
 
 RUN_FILTERS = (
@@ -82,12 +84,8 @@ def run_payload(run: Run) -> dict[str, Any]:
     return found
 
 
-def runs_endpoints(
-    store: ViewerStore,
-    error: Callable[[int, str], Response],
-    cached: Callable[[Request, bytes, str, str], Response],
-) -> tuple[Callable[[Request], Response], Callable[[Request], Response]]:
-    """The handlers of `GET /api/runs` and `GET /api/runs/{run_id}` over `store`."""
+def run_routes(store: ViewerStore) -> list[Route]:
+    """The routes of `GET /api/runs` and `GET /api/runs/{run_id}` over `store`."""
 
     def search_runs(request: Request) -> Response:
         params = request.query_params
@@ -130,4 +128,4 @@ def runs_endpoints(
             return error(404, f"no run {run_id!r:.200}")
         return cached(request, answer.body, "application/json", answer.etag)
 
-    return search_runs, show_run
+    return [Route("/api/runs", search_runs), Route("/api/runs/{run_id:path}", show_run)]

@@ -8,7 +8,6 @@ the browser already has that answer) without querying or serialising again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import threading
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..sinks import DatabaseError, SQLiteSink, open_store
+from ._responses import etag_of
 
 MAX_AGE = 5.0  # seconds: answers that depend on the clock (`since=1h`) are redone this often
 MAX_ENTRIES = 256
@@ -85,8 +85,7 @@ class ViewerStore:
         if cached is not None and cached.version == version and now - cached.made_at < MAX_AGE:
             return cached
         body = build()
-        digest = hashlib.blake2b(body if body is not None else b"\x00", digest_size=12)
-        fresh = Answer(body, f'"{digest.hexdigest()}"', version, now)
+        fresh = Answer(body, etag_of(b"\x00" if body is None else body), version, now)
         with self._lock:
             self._cache[key] = fresh
             self._cache.move_to_end(key)

@@ -12,7 +12,7 @@ import pytest
 from viewer_support import HOSTILE_IMG, HOSTILE_SCRIPT, chat_run, export
 
 from convtrack.viewer import create_app
-from convtrack.viewer._app import STATIC
+from convtrack.viewer._pages import STATIC
 from convtrack.viewer._security import host_name
 
 HOSTILE_ID = f"conv-{HOSTILE_SCRIPT}{HOSTILE_IMG}"
