@@ -1,0 +1,143 @@
+"""A multi-turn app on LlamaIndex (a chat engine and a function agent sharing each user's
+memory, llama-index-llms-openai's model), two users interleaved.
+
+Runs in .ci/frameworks' venv: llama-index-llms-openai needs openai<3, beside the main pins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import nullcontext
+
+import convtrack_openai
+import pytest
+from frameworks_support import (
+    TURNS,
+    USERS,
+    check_model_calls,
+    check_one_conversation_per_user,
+    conversations_of,
+    expected_answer,
+    llm_runs,
+    prompt,
+    user_in,
+)
+
+import convtrack
+from convtrack.fake_llm import FakeLLMServer
+from convtrack.testing import CapturedRuns
+
+if not os.environ.get("CONVTRACK_REQUIRE_FRAMEWORKS"):  # set by .ci/frameworks: no skip there
+    pytest.importorskip("llama_index.llms.openai", reason="installed by .ci/frameworks only")
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.chat_engine import SimpleChatEngine
+from llama_index.core.memory import ChatMemoryBuffer
+from llama_index.core.storage.chat_store import SimpleChatStore
+from llama_index.core.tools import FunctionTool
+from llama_index.llms.openai import OpenAI
+
+# LlamaIndex's workflows read deprecated pydantic attributes (the suite turns warnings into errors)
+pytestmark = pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecationWarning")
+
+REQUESTS = 8  # per user: a plain turn, a tool turn (two calls), a streamed turn
+IDS = [pytest.param(False, id="no-ids"), pytest.param(True, id="chat-store-keys")]
+
+
+def lookup(query: str) -> str:
+    """Look the query up."""
+    return f"found {query}"
+
+
+def llamaindex_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
+    """Each user's three turns, interleaved; what the app got back. `ids`: each user's memory
+    has a `chat_store_key` in one chat store, and each turn runs inside
+    `convtrack.conversation(chat_store_key)` (the README's recipe)."""
+    # the usage of streamed answers too (what an app counting tokens asks for)
+    usage = {"stream_options": {"include_usage": True}}
+    llm = OpenAI(
+        model="gpt-4o-mini",
+        api_base=server.openai_base_url,
+        api_key="test",
+        max_retries=0,
+        additional_kwargs=usage,
+    )
+    agent = FunctionAgent(tools=[FunctionTool.from_defaults(lookup)], llm=llm)
+    store = SimpleChatStore()
+    memories = {
+        user: ChatMemoryBuffer.from_defaults(chat_store=store, chat_store_key=f"{user}-chat")
+        if ids
+        else ChatMemoryBuffer.from_defaults()
+        for user in USERS
+    }
+    engines = {
+        user: SimpleChatEngine.from_defaults(llm=llm, memory=memory)
+        for user, memory in memories.items()
+    }
+    results: dict[str, list[str]] = {user: [] for user in USERS}
+    for turn, kind in enumerate(TURNS):
+        for user in USERS:
+            memory, text = memories[user], prompt(user, turn)
+            scope = convtrack.conversation(memory.chat_store_key) if ids else nullcontext()
+            with scope:
+                if kind == "stream":
+                    streamed = engines[user].stream_chat(text)
+                    answer = "".join(streamed.response_gen)
+                elif kind == "tool":
+                    answer = str(asyncio.run(_run_agent(agent, text, memory)))
+                else:
+                    answer = engines[user].chat(text).response
+            results[user].append(answer)
+    return results
+
+
+async def _run_agent(agent: FunctionAgent, text: str, memory: ChatMemoryBuffer) -> object:
+    """The agent's turn: a tool call, then the answer (the model's calls streamed)."""
+    return await agent.run(text, memory=memory)
+
+
+def expected_results() -> dict[str, list[str]]:
+    """What the app gets from the fake server, convtrack or not."""
+    return {
+        user: [expected_answer(user, turn, kind) for turn, kind in enumerate(TURNS)]
+        for user in USERS
+    }
+
+
+@pytest.mark.parametrize("ids", IDS)
+def test_without_convtrack_the_app_gets_its_answers(
+    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+) -> None:
+    """The app's answers with nothing instrumented (the reference for the other tests)."""
+    assert llamaindex_app(server, ids) == expected_results()
+    assert not captured.runs
+
+
+@pytest.mark.parametrize("ids", IDS)
+def test_with_the_openai_sdk_instrumented(
+    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+) -> None:
+    """convtrack-openai: every model call once with its answer, one conversation a user (the
+    `chat_store_key` the turn runs in, when the app ties it)."""
+    convtrack_openai.instrument()
+    assert llamaindex_app(server, ids) == expected_results()
+    runs = list(captured.runs)
+    check_model_calls(runs, REQUESTS)
+    named = {user: f"{user}-chat" for user in USERS} if ids else None
+    check_one_conversation_per_user(conversations_of(llm_runs(runs), user_in), named)
+
+
+@pytest.mark.parametrize("ids", IDS)
+def test_with_everything_instrumented(
+    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+) -> None:
+    """Every installed integration and threads too: the same calls, once each, in the same
+    conversations, nothing else recorded."""
+    convtrack.instrument()
+    convtrack.instrument_threading()
+    assert llamaindex_app(server, ids) == expected_results()
+    runs = list(captured.runs)
+    check_model_calls(runs, REQUESTS)
+    assert len(runs) == REQUESTS
+    named = {user: f"{user}-chat" for user in USERS} if ids else None
+    check_one_conversation_per_user(conversations_of(runs, user_in), named)
