@@ -1,5 +1,5 @@
 """A multi-turn app on LlamaIndex (a chat engine and a function agent sharing each user's
-memory, llama-index-llms-openai's model), two users interleaved.
+memory, llama-index-llms-openai's model), two users interleaved, sync and async.
 
 Runs in .ci/frameworks' venv: llama-index-llms-openai needs openai<3, beside the main pins.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import convtrack_openai
@@ -32,16 +33,18 @@ if not os.environ.get("CONVTRACK_REQUIRE_FRAMEWORKS"):  # set by .ci/frameworks:
     pytest.importorskip("llama_index.llms.openai", reason="installed by .ci/frameworks only")
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.chat_engine import SimpleChatEngine
-from llama_index.core.memory import ChatMemoryBuffer
+from llama_index.core.memory import BaseMemory, ChatMemoryBuffer, Memory
 from llama_index.core.storage.chat_store import SimpleChatStore
 from llama_index.core.tools import FunctionTool
 from llama_index.llms.openai import OpenAI
+from sqlalchemy.ext.asyncio import create_async_engine
 
 # LlamaIndex's workflows read deprecated pydantic attributes (the suite turns warnings into errors)
 pytestmark = pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecationWarning")
 
 REQUESTS = 8  # per user: a plain turn, a tool turn (two calls), a streamed turn
-IDS = [pytest.param(False, id="no-ids"), pytest.param(True, id="chat-store-keys")]
+IDS = [pytest.param(False, id="no-ids"), pytest.param(True, id="memory-ids")]
+App = Callable[[FakeLLMServer, bool], dict[str, list[str]]]
 
 
 def lookup(query: str) -> str:
@@ -49,21 +52,31 @@ def lookup(query: str) -> str:
     return f"found {query}"
 
 
-def llamaindex_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
-    """Each user's three turns, interleaved; what the app got back. `ids`: each user's memory
-    has a `chat_store_key` in one chat store, and each turn runs inside
-    `convtrack.conversation(chat_store_key)` (the README's recipe)."""
+def model(server: FakeLLMServer) -> OpenAI:
+    """LlamaIndex's OpenAI model on the fake server."""
     # the usage of streamed answers too (what an app counting tokens asks for)
     usage = {"stream_options": {"include_usage": True}}
-    llm = OpenAI(
+    return OpenAI(
         model="gpt-4o-mini",
         api_base=server.openai_base_url,
         api_key="test",
         max_retries=0,
         additional_kwargs=usage,
     )
-    agent = FunctionAgent(tools=[FunctionTool.from_defaults(lookup)], llm=llm)
-    store = SimpleChatStore()
+
+
+def agent_of(llm: OpenAI) -> FunctionAgent:
+    """The agent of the tool turns (its model calls streamed)."""
+    return FunctionAgent(tools=[FunctionTool.from_defaults(lookup)], llm=llm)
+
+
+def sync_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
+    """Each user's three turns, interleaved, through `chat`, the agent and `stream_chat` (read
+    in LlamaIndex's thread), on a `ChatMemoryBuffer`; what the app got back. `ids`: each
+    user's memory has a `chat_store_key` in one chat store, and each turn runs inside
+    `convtrack.conversation(chat_store_key)` (the README's recipe)."""
+    llm, store = model(server), SimpleChatStore()
+    agent = agent_of(llm)
     memories = {
         user: ChatMemoryBuffer.from_defaults(chat_store=store, chat_store_key=f"{user}-chat")
         if ids
@@ -91,9 +104,49 @@ def llamaindex_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
     return results
 
 
-async def _run_agent(agent: FunctionAgent, text: str, memory: ChatMemoryBuffer) -> object:
-    """The agent's turn: a tool call, then the answer (the model's calls streamed)."""
+async def _run_agent(agent: FunctionAgent, text: str, memory: BaseMemory) -> object:
+    """The agent's turn: a tool call, then the answer."""
     return await agent.run(text, memory=memory)
+
+
+def async_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
+    """The same turns through `achat`, the agent and `astream_chat`, on a `Memory` (SQLite):
+    `ids`: its `session_id`, each turn inside `convtrack.conversation(session_id)`."""
+    return asyncio.run(_async_app(server, ids))
+
+
+async def _async_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
+    llm, store = model(server), create_async_engine("sqlite+aiosqlite:///:memory:")
+    agent = agent_of(llm)
+    memories = {
+        user: Memory.from_defaults(session_id=f"{user}-chat" if ids else None, async_engine=store)
+        for user in USERS
+    }
+    engines = {
+        user: SimpleChatEngine.from_defaults(llm=llm, memory=memory)
+        for user, memory in memories.items()
+    }
+    results: dict[str, list[str]] = {user: [] for user in USERS}
+    try:
+        for turn, kind in enumerate(TURNS):
+            for user in USERS:
+                memory, text = memories[user], prompt(user, turn)
+                scope = convtrack.conversation(memory.session_id) if ids else nullcontext()
+                with scope:
+                    if kind == "stream":
+                        streamed = await engines[user].astream_chat(text)
+                        answer = "".join([delta async for delta in streamed.async_response_gen()])
+                    elif kind == "tool":
+                        answer = str(await agent.run(text, memory=memory))
+                    else:
+                        answer = (await engines[user].achat(text)).response
+                results[user].append(answer)
+    finally:
+        await store.dispose()
+    return results
+
+
+APPS = [pytest.param(sync_app, id="sync"), pytest.param(async_app, id="async")]
 
 
 def expected_results() -> dict[str, list[str]]:
@@ -105,22 +158,24 @@ def expected_results() -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("ids", IDS)
+@pytest.mark.parametrize("app", APPS)
 def test_without_convtrack_the_app_gets_its_answers(
-    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+    app: App, ids: bool, server: FakeLLMServer, captured: CapturedRuns
 ) -> None:
     """The app's answers with nothing instrumented (the reference for the other tests)."""
-    assert llamaindex_app(server, ids) == expected_results()
+    assert app(server, ids) == expected_results()
     assert not captured.runs
 
 
 @pytest.mark.parametrize("ids", IDS)
+@pytest.mark.parametrize("app", APPS)
 def test_with_the_openai_sdk_instrumented(
-    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+    app: App, ids: bool, server: FakeLLMServer, captured: CapturedRuns
 ) -> None:
     """convtrack-openai: every model call once with its answer, one conversation a user (the
-    `chat_store_key` the turn runs in, when the app ties it)."""
+    memory's `chat_store_key` or `session_id` the turn runs in, when the app ties it)."""
     convtrack_openai.instrument()
-    assert llamaindex_app(server, ids) == expected_results()
+    assert app(server, ids) == expected_results()
     runs = list(captured.runs)
     check_model_calls(runs, REQUESTS)
     named = {user: f"{user}-chat" for user in USERS} if ids else None
@@ -128,14 +183,15 @@ def test_with_the_openai_sdk_instrumented(
 
 
 @pytest.mark.parametrize("ids", IDS)
+@pytest.mark.parametrize("app", APPS)
 def test_with_everything_instrumented(
-    ids: bool, server: FakeLLMServer, captured: CapturedRuns
+    app: App, ids: bool, server: FakeLLMServer, captured: CapturedRuns
 ) -> None:
     """Every installed integration and threads too: the same calls, once each, in the same
     conversations, nothing else recorded."""
     convtrack.instrument()
     convtrack.instrument_threading()
-    assert llamaindex_app(server, ids) == expected_results()
+    assert app(server, ids) == expected_results()
     runs = list(captured.runs)
     check_model_calls(runs, REQUESTS)
     assert len(runs) == REQUESTS
