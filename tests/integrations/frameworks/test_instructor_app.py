@@ -20,8 +20,8 @@ from frameworks_support import (
     USERS,
     check_one_conversation_per_user,
     conversations_of,
-    llm_runs,
     prompt,
+    recorded_outputs,
     user_in,
 )
 from pydantic import BaseModel
@@ -128,13 +128,7 @@ def expected_answers() -> dict[str, list[Any]]:
 def check_model_calls(runs: list[Run]) -> None:
     """Every request is one recorded call with its answer: the structured ones as their tool
     call (the user's words as its arguments), the tool turn's second one as its text."""
-    calls = llm_runs(runs)
-    assert len(calls) == REQUESTS
-    for run in calls:
-        assert run.status == "ok", run.error
-        assert run.outputs is not None
-        assert run.usage is not None
-    outputs = [repr(run.outputs) for run in calls]
+    outputs = recorded_outputs(runs, REQUESTS)
     for user in USERS:
         for turn in range(len(TURNS)):
             asked = json.dumps({"query": prompt(user, turn)})

@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
+from typing import Any
 
 import convtrack_openai
 import pytest
@@ -19,7 +20,7 @@ from frameworks_support import (
     check_model_calls,
     check_one_conversation_per_user,
     conversations_of,
-    expected_answer,
+    expected_results,
     llm_runs,
     prompt,
     user_in,
@@ -70,6 +71,11 @@ def agent_of(llm: OpenAI) -> FunctionAgent:
     return FunctionAgent(tools=[FunctionTool.from_defaults(lookup)], llm=llm)
 
 
+def chat_engines(llm: OpenAI, memories: dict[str, Any]) -> dict[str, SimpleChatEngine]:
+    """Each user's chat engine, on the user's memory."""
+    return {user: SimpleChatEngine.from_defaults(llm=llm, memory=m) for user, m in memories.items()}
+
+
 def sync_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
     """Each user's three turns, interleaved, through `chat`, the agent and `stream_chat` (read
     in LlamaIndex's thread), on a `ChatMemoryBuffer`; what the app got back. `ids`: each
@@ -83,10 +89,7 @@ def sync_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
         else ChatMemoryBuffer.from_defaults()
         for user in USERS
     }
-    engines = {
-        user: SimpleChatEngine.from_defaults(llm=llm, memory=memory)
-        for user, memory in memories.items()
-    }
+    engines = chat_engines(llm, memories)
     results: dict[str, list[str]] = {user: [] for user in USERS}
     for turn, kind in enumerate(TURNS):
         for user in USERS:
@@ -122,10 +125,7 @@ async def _async_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
         user: Memory.from_defaults(session_id=f"{user}-chat" if ids else None, async_engine=store)
         for user in USERS
     }
-    engines = {
-        user: SimpleChatEngine.from_defaults(llm=llm, memory=memory)
-        for user, memory in memories.items()
-    }
+    engines = chat_engines(llm, memories)
     results: dict[str, list[str]] = {user: [] for user in USERS}
     try:
         for turn, kind in enumerate(TURNS):
@@ -147,14 +147,6 @@ async def _async_app(server: FakeLLMServer, ids: bool) -> dict[str, list[str]]:
 
 
 APPS = [pytest.param(sync_app, id="sync"), pytest.param(async_app, id="async")]
-
-
-def expected_results() -> dict[str, list[str]]:
-    """What the app gets from the fake server, convtrack or not."""
-    return {
-        user: [expected_answer(user, turn, kind) for turn, kind in enumerate(TURNS)]
-        for user in USERS
-    }
 
 
 @pytest.mark.parametrize("ids", IDS)
