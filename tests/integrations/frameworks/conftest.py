@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
+from types import ModuleType
 
 import convtrack_langchain
 import convtrack_openai
-import convtrack_openai_agents
-import convtrack_pydantic_ai
 import pytest
-from agents import set_trace_processors
 
 from convtrack.fake_llm import FakeLLMServer
 from convtrack.testing import CapturedRuns, capture_runs
 
-# the Agents SDK's tracing goes to convtrack's processor only (not to the OpenAI backend)
-set_trace_processors([convtrack_openai_agents.processor()])
+INTEGRATIONS: list[ModuleType] = [convtrack_openai, convtrack_langchain]
+# .ci/frameworks runs the LlamaIndex and instructor apps in a venv without these two
+if importlib.util.find_spec("convtrack_openai_agents") is not None:
+    import convtrack_openai_agents
+    from agents import set_trace_processors
 
-INTEGRATIONS = (
-    convtrack_openai,
-    convtrack_langchain,
-    convtrack_openai_agents,
-    convtrack_pydantic_ai,
-)
+    # the Agents SDK's tracing goes to convtrack's processor only (not to the OpenAI backend)
+    set_trace_processors([convtrack_openai_agents.processor()])
+    INTEGRATIONS.append(convtrack_openai_agents)
+if importlib.util.find_spec("convtrack_pydantic_ai") is not None:
+    import convtrack_pydantic_ai
+
+    INTEGRATIONS.append(convtrack_pydantic_ai)
 
 
 @pytest.fixture(scope="module")

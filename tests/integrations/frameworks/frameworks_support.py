@@ -29,16 +29,30 @@ def llm_runs(runs: Iterable[Run], source: str = "openai") -> list[Run]:
     return [run for run in runs if run.kind == "llm" and run.source == source]
 
 
-def check_model_calls(runs: Iterable[Run], requests: int) -> None:
-    """Every request the server answered is one recorded call, with its answer: each turn's
-    final answer is the output of one call, the tool turn's first call asked for the tool."""
+def expected_results() -> dict[str, list[str]]:
+    """What each user's app gets from the fake server, turn by turn, convtrack or not."""
+    return {
+        user: [expected_answer(user, turn, kind) for turn, kind in enumerate(TURNS)]
+        for user in USERS
+    }
+
+
+def recorded_outputs(runs: Iterable[Run], requests: int) -> list[str]:
+    """The outputs (as text) of the model calls: one per request the server answered, each
+    ok, with an answer and its usage."""
     calls = llm_runs(runs)
     assert len(calls) == requests
     for run in calls:
         assert run.status == "ok", run.error
         assert run.outputs is not None
         assert run.usage is not None
-    outputs = [repr(run.outputs) for run in calls]
+    return [repr(run.outputs) for run in calls]
+
+
+def check_model_calls(runs: Iterable[Run], requests: int) -> None:
+    """Every request the server answered is one recorded call, with its answer: each turn's
+    final answer is the output of one call, the tool turn's first call asked for the tool."""
+    outputs = recorded_outputs(runs, requests)
     for user in USERS:
         for turn, kind in enumerate(TURNS):
             answer = expected_answer(user, turn, kind)
