@@ -9,12 +9,11 @@ import convtrack_langchain
 import convtrack_openai
 import pytest
 from frameworks_support import (
-    TURNS,
     USERS,
     check_model_calls,
     check_one_conversation_per_user,
     conversations_of,
-    expected_answer,
+    expected_results,
     llm_runs,
     user_in,
     users_by_tree,
@@ -31,14 +30,6 @@ App = Callable[[FakeLLMServer, bool], Awaitable[dict[str, list[Any]]]]
 APPS = [pytest.param(chatopenai_app, id="chatopenai"), pytest.param(langgraph_app, id="langgraph")]
 IDS = [pytest.param(False, id="no-ids"), pytest.param(True, id="thread-ids")]
 REQUESTS = 8  # per user: a plain turn, a tool turn (two calls), a streamed turn
-
-
-def expected_results() -> dict[str, list[Any]]:
-    """What the app gets from the fake server, convtrack or not."""
-    return {
-        user: [expected_answer(user, turn, kind) for turn, kind in enumerate(TURNS)]
-        for user in USERS
-    }
 
 
 @pytest.mark.parametrize("ids", IDS)

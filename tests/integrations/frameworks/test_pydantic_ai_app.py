@@ -15,7 +15,7 @@ from frameworks_support import (
     check_model_calls,
     check_one_conversation_per_user,
     conversations_of,
-    expected_answer,
+    expected_results,
     llm_runs,
     prompt,
     user_in,
@@ -81,14 +81,6 @@ async def _turn(
         agent = helper if kind == "tool" else chat
         result = await agent.run(text, message_history=history, **extra)
         out.extend([result.output, result.all_messages()])
-
-
-def expected_results() -> dict[str, list[Any]]:
-    """What the app gets from the fake server, convtrack or not."""
-    return {
-        user: [expected_answer(user, turn, kind) for turn, kind in enumerate(TURNS)]
-        for user in USERS
-    }
 
 
 @pytest.mark.parametrize("ids", IDS)
