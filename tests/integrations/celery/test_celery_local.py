@@ -69,6 +69,35 @@ def test_an_eager_failure_passes_through_unchanged(
     assert current_conversation() is None
 
 
+def test_a_propagated_eager_error_is_recorded(
+    eager: None, memory_sink: convtrack.MemorySink
+) -> None:
+    """apply(throw=True): the task's exception is raised as it is; the run records it."""
+    with convtrack.conversation("chat-e6"), pytest.raises(ValueError, match="the task failed"):
+        celery_tasks.fail.apply(throw=True)
+    convtrack.flush()
+    (run,) = memory_sink.runs
+    assert (run.status, run.error) == ("error", "ValueError: the task failed")
+    assert (run.metadata["state"], run.conversation_id) == ("FAILURE", "chat-e6")
+    assert current_conversation() is None
+
+
+def test_an_uninstrumented_task_records_no_run(
+    eager: None, memory_sink: convtrack.MemorySink
+) -> None:
+    """After uninstrument(), a task runs as without convtrack, its tracer built before too."""
+    from celery.app.trace import build_tracer
+
+    task = celery_tasks.app.tasks["tests.record"]
+    built_while_on = build_tracer(task.name, task, eager=True, app=celery_tasks.app)
+    convtrack_celery.uninstrument()
+    with convtrack.conversation("chat-e7"):
+        assert celery_tasks.record.delay("u").get()["conversation_id"] == "chat-e7"
+        built_while_on("u-id", ("u",), {}, {"id": "u-id", "is_eager": True})
+    convtrack.flush()
+    assert [run.name for run in memory_sink.runs] == ["step", "step"]
+
+
 def test_nothing_is_recorded_when_convtrack_is_not_configured(eager: None) -> None:
     """Not configured: the task still runs in the conversation, nothing is built."""
     with convtrack.conversation("chat-e4"):
