@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from convtrack.instrumentation import Instrumentor, Target, missing_dependency
+from convtrack.instrumentation import Instrumentor, Target, missing_dependency, report
 
 from . import _execution
 from ._message import HEADER
@@ -63,6 +63,15 @@ class CeleryInstrumentor(Instrumentor):
     def _on_instrument(self) -> None:
         for signal, receiver in _receivers():
             signal.connect(receiver, weak=False, dispatch_uid=_UID)
+        try:  # the apps of a worker running already: their tracers are built
+            # shared_task's registry of apps (Celery 3+), not in the type stubs
+            from celery._state import _get_active_apps  # type: ignore[attr-defined]
+
+            for app in list(_get_active_apps()):
+                if app.finalized:
+                    _execution.wrap_built(app.tasks.values())
+        except Exception as exc:
+            report("celery (wrapping the tracers built before instrument())", exc)
 
     def _on_uninstrument(self) -> None:
         for signal, receiver in _receivers():

@@ -7,7 +7,7 @@ Celery runs every execution (worker and eager alike) through the function
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import Token
 from typing import Any
 
@@ -37,6 +37,7 @@ switch = Switch()
 sent_with: dict[str, list[Any]] = {}
 
 Tracer = Callable[..., Any]
+_OURS = "_convtrack_celery"  # set on the tracers convtrack-celery returns
 
 
 def build_tracer(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -49,6 +50,14 @@ def build_tracer(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dic
     except Exception as exc:
         report("celery (wrapping a task's tracer)", exc)
         return tracer
+
+
+def wrap_built(tasks: Iterable[Any]) -> None:
+    """Wrap the tracers `tasks` have built already (a worker started before `instrument()`)."""
+    for task in tasks:
+        built = getattr(task, "__trace__", None)
+        if built is not None and not getattr(built, _OURS, False):
+            task.__trace__ = _traced(built, task.name)
 
 
 def _traced(tracer: Tracer, name: str) -> Tracer:
@@ -64,6 +73,7 @@ def _traced(tracer: Tracer, name: str) -> Tracer:
         _end(execution, *_outcome(traced))
         return traced
 
+    setattr(trace_task, _OURS, True)
     return trace_task
 
 

@@ -98,6 +98,27 @@ def test_an_uninstrumented_task_records_no_run(
     assert [run.name for run in memory_sink.runs] == ["step", "step"]
 
 
+def test_a_tracer_built_before_instrument_is_traced(memory_sink: convtrack.MemorySink) -> None:
+    """instrument() in a running worker: the tracers it has built record runs from then on."""
+    from celery.app import trace
+
+    convtrack_celery.uninstrument()
+    celery_tasks.app.finalize()
+    task = celery_tasks.app.tasks["tests.record"]
+    task.__trace__ = trace.build_tracer(task.name, task, app=celery_tasks.app)  # a worker's
+    convtrack_celery.instrument()
+    try:
+        with convtrack.conversation("chat-e8"):
+            header = {"conversation_id": "chat-e8"}
+            request = {"id": "t-id", "convtrack": header, "ignore_result": True}
+            trace.trace_task(task, "t-id", ("t",), {}, request=request)
+    finally:
+        task.__trace__ = None
+    convtrack.flush()
+    task_run = next(run for run in memory_sink.runs if run.name == "tests.record")
+    assert (task_run.conversation_id, task_run.metadata["task_id"]) == ("chat-e8", "t-id")
+
+
 def test_nothing_is_recorded_when_convtrack_is_not_configured(eager: None) -> None:
     """Not configured: the task still runs in the conversation, nothing is built."""
     with convtrack.conversation("chat-e4"):
