@@ -31,7 +31,7 @@ CASES: dict[str, tuple[str, str]] = {
         "http",
         "reference: the same headers set by the caller",
     ),
-    "(ref: x-conversation-id alone, by the caller)": (
+    "(ref: the conversation header alone)": (
         "http",
         "reference: x-conversation-id alone set by the caller",
     ),
