@@ -31,6 +31,10 @@ CASES: dict[str, tuple[str, str]] = {
         "http",
         "reference: the same headers set by the caller",
     ),
+    "(ref: the conversation header alone)": (
+        "http",
+        "reference: x-conversation-id alone set by the caller",
+    ),
     "eager task, convtrack-celery off": ("celery", "eager delay(), convtrack-celery off"),
     "eager task, instrumented (a run each)": ("celery", "instrumented (a run each)"),
     "(ref: no-op prerun/postrun receivers)": (

@@ -18,17 +18,10 @@ _requests_added: contextvars.ContextVar[Added | None] = contextvars.ContextVar(
 )
 
 
-def _httpx_hop(propagator: Propagator, request: Any) -> None:
-    try:
-        propagator.httpx_hook(request)
-    except Exception as exc:
-        report("http (httpx request)", exc)
-
-
 def _httpx_send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     propagator = _active
     if propagator is not None and args:
-        _httpx_hop(propagator, args[0])
+        propagator.httpx_hook(args[0])  # reports its own failures
     return wrapped(*args, **kwargs)
 
 
@@ -37,7 +30,7 @@ async def _httpx_asend(
 ) -> Any:
     propagator = _active
     if propagator is not None and args:
-        _httpx_hop(propagator, args[0])
+        propagator.httpx_hook(args[0])
     return await wrapped(*args, **kwargs)
 
 

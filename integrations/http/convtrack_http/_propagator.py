@@ -7,7 +7,7 @@ from typing import Any
 
 from convtrack.instrumentation import report
 
-from ._carried import carried, merged_baggage
+from ._carried import Carried, carried, merged_baggage
 
 # The LLM APIs convtrack's own integrations record: their calls are not tagged unless asked.
 LLM_HOSTS = frozenset({"api.openai.com", "api.anthropic.com"})
@@ -108,25 +108,29 @@ class Propagator:
                 return ()
             if present is None:
                 present = {n: v for n in self._watched if (v := headers.get(n)) is not None}
-            if not self.allows(host, present.get("user-agent")):
-                return ()
-            added: list[tuple[str, str | None]] = []
-            if self._header not in present:
-                headers[self._header] = ids.conversation_id
-                added.append((self._header, None))
-            if ids.user_id is not None and self._user_header not in present:
-                headers[self._user_header] = ids.user_id
-                added.append((self._user_header, None))
-            if self._baggage:
-                existing = present.get("baggage")
-                merged = merged_baggage(existing, ids)
-                if merged is not None:
-                    headers["baggage"] = merged
-                    added.append(("baggage", existing))
-            return tuple(added)
+            return self._add(headers, host, present, ids)
         except Exception as exc:
             report("http (adding the conversation headers)", exc)
             return ()
+
+    def _add(self, headers: Headers, host: str, present: Mapping[str, str], ids: Carried) -> Added:
+        """`tag()` once the ids to send and the headers present are known."""
+        if not self.allows(host, present.get("user-agent")):
+            return ()
+        added: list[tuple[str, str | None]] = []
+        if self._header not in present:
+            headers[self._header] = ids.conversation_id
+            added.append((self._header, None))
+        if ids.user_id is not None and self._user_header not in present:
+            headers[self._user_header] = ids.user_id
+            added.append((self._user_header, None))
+        if self._baggage:
+            existing = present.get("baggage")
+            merged = merged_baggage(existing, ids)
+            if merged is not None:
+                headers["baggage"] = merged
+                added.append(("baggage", existing))
+        return tuple(added)
 
     def _present_in_httpx(self, headers: Any) -> dict[str, str]:
         """The values of the headers `tag()` reads, in one pass over httpx's raw headers
@@ -134,10 +138,10 @@ class Propagator:
         wanted = self._watched_raw
         found: dict[str, str] = {}
         for key, value in headers.raw:
-            name = key.lower()
-            if name in wanted:
-                text, before = value.decode("latin-1"), found.get(wanted[name])
-                found[wanted[name]] = text if before is None else f"{before}, {text}"
+            name = wanted.get(key.lower())
+            if name is not None:
+                text, before = value.decode("latin-1"), found.get(name)
+                found[name] = text if before is None else f"{before}, {text}"
         return found
 
     def retag(self, headers: Headers, host: str, added: Added) -> Added:
@@ -159,14 +163,22 @@ class Propagator:
 
     def httpx_hook(self, request: Any) -> None:
         """An httpx request event hook (sync `httpx.Client`); runs on every redirect hop."""
-        extensions = request.extensions
-        host = request.url.host
-        added = extensions.get(_MARK)
-        if added is None:
-            headers = request.headers
-            extensions[_MARK] = self.tag(headers, host, self._present_in_httpx(headers))
-        else:
-            extensions[_MARK] = self.retag(request.headers, host, added)
+        try:
+            extensions = request.extensions
+            added = extensions.get(_MARK)
+            if added is None:
+                extensions[_MARK] = self._tag_httpx(request)
+            else:
+                extensions[_MARK] = self.retag(request.headers, request.url.host, added)
+        except Exception as exc:
+            report("http (adding the conversation headers)", exc)
+
+    def _tag_httpx(self, request: Any) -> Added:
+        ids = carried(self._send_user)
+        if ids is None:
+            return ()
+        headers = request.headers
+        return self._add(headers, request.url.host, self._present_in_httpx(headers), ids)
 
     async def httpx_async_hook(self, request: Any) -> None:
         """The same for `httpx.AsyncClient` (whose hooks are awaited)."""

@@ -69,6 +69,56 @@ def test_an_eager_failure_passes_through_unchanged(
     assert current_conversation() is None
 
 
+def test_a_propagated_eager_error_is_recorded(
+    eager: None, memory_sink: convtrack.MemorySink
+) -> None:
+    """apply(throw=True): the task's exception is raised as it is; the run records it."""
+    with convtrack.conversation("chat-e6"), pytest.raises(ValueError, match="the task failed"):
+        celery_tasks.fail.apply(throw=True)
+    convtrack.flush()
+    (run,) = memory_sink.runs
+    assert (run.status, run.error) == ("error", "ValueError: the task failed")
+    assert (run.metadata["state"], run.conversation_id) == ("FAILURE", "chat-e6")
+    assert current_conversation() is None
+
+
+def test_an_uninstrumented_task_records_no_run(
+    eager: None, memory_sink: convtrack.MemorySink
+) -> None:
+    """After uninstrument(), a task runs as without convtrack, its tracer built before too."""
+    from celery.app.trace import build_tracer
+
+    task = celery_tasks.app.tasks["tests.record"]
+    built_while_on = build_tracer(task.name, task, eager=True, app=celery_tasks.app)
+    convtrack_celery.uninstrument()
+    with convtrack.conversation("chat-e7"):
+        assert celery_tasks.record.delay("u").get()["conversation_id"] == "chat-e7"
+        built_while_on("u-id", ("u",), {}, {"id": "u-id", "is_eager": True})
+    convtrack.flush()
+    assert [run.name for run in memory_sink.runs] == ["step", "step"]
+
+
+def test_a_tracer_built_before_instrument_is_traced(memory_sink: convtrack.MemorySink) -> None:
+    """instrument() in a running worker: the tracers it has built record runs from then on."""
+    from celery.app import trace
+
+    convtrack_celery.uninstrument()
+    celery_tasks.app.finalize()
+    task = celery_tasks.app.tasks["tests.record"]
+    task.__trace__ = trace.build_tracer(task.name, task, app=celery_tasks.app)  # a worker's
+    convtrack_celery.instrument()
+    try:
+        with convtrack.conversation("chat-e8"):
+            header = {"conversation_id": "chat-e8"}
+            request = {"id": "t-id", "convtrack": header, "ignore_result": True}
+            trace.trace_task(task, "t-id", ("t",), {}, request=request)
+    finally:
+        task.__trace__ = None
+    convtrack.flush()
+    task_run = next(run for run in memory_sink.runs if run.name == "tests.record")
+    assert (task_run.conversation_id, task_run.metadata["task_id"]) == ("chat-e8", "t-id")
+
+
 def test_nothing_is_recorded_when_convtrack_is_not_configured(eager: None) -> None:
     """Not configured: the task still runs in the conversation, nothing is built."""
     with convtrack.conversation("chat-e4"):
