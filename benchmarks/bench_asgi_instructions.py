@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import _instructions as valgrind_counts
 import bench_asgi
@@ -57,13 +55,6 @@ def serve(middleware: str, with_id: bool, recorded: bool, n: int) -> None:
             convtrack.shutdown()
 
 
-def count(valgrind: str, case: tuple[str, bool, bool], n: int) -> int:
-    """Instructions a child serving `n` requests of `case` executes in all."""
-    middleware, with_id, recorded = case
-    args = [middleware, str(int(with_id)), str(int(recorded)), str(n)]
-    return valgrind_counts.count(valgrind, __file__, args)
-
-
 def main() -> None:
     """Count every case and print instructions per request and the ratio to the bare app."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -74,17 +65,18 @@ def main() -> None:
         middleware, with_id, recorded, n = args.child
         serve(middleware, with_id == "1", recorded == "1", int(n))
         return
-    valgrind = valgrind_counts.valgrind()
     small, large = args.requests
-    jobs = [(case, n) for case in CASES.values() for n in (small, large)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        totals = list(pool.map(lambda job: count(valgrind, *job), jobs))
-    per_request = {
-        label: (totals[2 * i + 1] - totals[2 * i]) / (large - small)
-        for i, label in enumerate(CASES)
-    }
+    children = [
+        [middleware, str(int(with_id)), str(int(recorded))]
+        for middleware, with_id, recorded in CASES.values()
+    ]
+    counted = valgrind_counts.per_call(__file__, children, small, large)
+    per_request = dict(zip(CASES, counted, strict=True))
     bare = per_request["bare Starlette app"]
-    print(f"instructions per request ({large} - {small} requests, valgrind cachegrind)")
+    print(
+        f"instructions per request ({large} - {small} requests, valgrind cachegrind,"
+        f" median of hash seeds {', '.join(valgrind_counts.SEEDS)})"
+    )
     for label, instructions in per_request.items():
         goal = next((g for case, g in bench_asgi.GOALS.items() if label.startswith(case)), None)
         verdict = "" if goal is None else f"  goal <= {goal}x"

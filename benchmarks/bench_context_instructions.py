@@ -13,8 +13,6 @@ Run: ``.venv/bin/python benchmarks/bench_context_instructions.py [--iterations 2
 from __future__ import annotations
 
 import argparse
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import _instructions as valgrind_counts
 import bench_context
@@ -57,11 +55,6 @@ class _nothing:
         return None
 
 
-def count(valgrind: str, label: str, n: int) -> int:
-    """Instructions a child running `n` iterations of `label` executes in all."""
-    return valgrind_counts.count(valgrind, __file__, [label, str(n)])
-
-
 def main() -> None:
     """Count every case; print instructions per iteration and the ratios the goals use."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -71,16 +64,13 @@ def main() -> None:
     if args.child:
         run_case(args.child[0], int(args.child[1]))
         return
-    valgrind = valgrind_counts.valgrind()
     small, large = args.iterations
-    jobs = [(label, n) for label in CASES for n in (small, large)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        totals = list(pool.map(lambda job: count(valgrind, *job), jobs))
-    each = {
-        label: (totals[2 * i + 1] - totals[2 * i]) / (large - small)
-        for i, label in enumerate(CASES)
-    }
-    print(f"instructions per iteration ({large} - {small} iterations, valgrind cachegrind)")
+    counted = valgrind_counts.per_call(__file__, [[label] for label in CASES], small, large)
+    each = dict(zip(CASES, counted, strict=True))
+    print(
+        f"instructions per iteration ({large} - {small} iterations, valgrind cachegrind,"
+        f" median of hash seeds {', '.join(valgrind_counts.SEEDS)})"
+    )
     for label, value in each.items():
         print(f"  {label:<58}{value:>9.0f}")
     floor, plain = each["bare ContextVar set+reset"], each["plain call"]

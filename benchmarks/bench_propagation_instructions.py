@@ -13,8 +13,6 @@ Run: ``.venv/bin/python benchmarks/bench_propagation_instructions.py [--calls 20
 from __future__ import annotations
 
 import argparse
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import _instructions as valgrind_counts
 import bench_propagation
@@ -45,11 +43,6 @@ CASES: dict[str, tuple[str, str]] = {
 GOALS = {"httpx GET, instrumented": 1.05, "eager task, instrumented (a run each)": 1.10}
 
 
-def count(valgrind: str, child: list[str]) -> int:
-    """Instructions a child running `child` (group, case, url, n) executes in all."""
-    return valgrind_counts.count(valgrind, __file__, child)
-
-
 def run_case(group: str, name: str, url: str, n: int) -> None:
     """The child's job: warm up, then make `n` calls of one case (what valgrind counts)."""
     convtrack.configure([NullSink()], grouping=False)
@@ -76,17 +69,15 @@ def main() -> None:
         group, name, url, n = args.child
         run_case(group, name, url, int(n))
         return
-    valgrind = valgrind_counts.valgrind()
     small, large = args.calls
     with bench_propagation.local_server() as url:
-        jobs = [[*case, url, str(n)] for case in CASES.values() for n in (small, large)]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            totals = list(pool.map(lambda job: count(valgrind, job), jobs))
-    per_call = {
-        label: (totals[2 * i + 1] - totals[2 * i]) / (large - small)
-        for i, label in enumerate(CASES)
-    }
-    print(f"instructions per call ({large} - {small} calls, valgrind cachegrind)")
+        children = [[*case, url] for case in CASES.values()]
+        counted = valgrind_counts.per_call(__file__, children, small, large)
+    per_call = dict(zip(CASES, counted, strict=True))
+    print(
+        f"instructions per call ({large} - {small} calls, valgrind cachegrind,"
+        f" median of hash seeds {', '.join(valgrind_counts.SEEDS)})"
+    )
     for label, instructions in per_call.items():
         base = per_call[next(k for k, v in CASES.items() if v[0] == CASES[label][0])]
         goal = GOALS.get(label)

@@ -22,6 +22,7 @@ class RunKind(str, enum.Enum):
     TOOL = "tool"
     RETRIEVER = "retriever"
     HTTP = "http"
+    TASK = "task"  # one execution of a task-queue task (Celery)
     FUNCTION = "function"
 
     def __str__(self) -> str:

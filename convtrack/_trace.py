@@ -25,7 +25,8 @@ class trace:
 
     Args:
         name: the run's name; as a decorator, defaults to the function's qualified name.
-        kind: `"function"` (default), `"chain"`, `"tool"`, `"retriever"`, `"llm"` or `"http"`.
+        kind: `"function"` (default), `"chain"`, `"tool"`, `"retriever"`, `"llm"`, `"http"`
+            or `"task"`.
         metadata: extra key/values for the run.
 
     Example:

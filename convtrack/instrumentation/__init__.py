@@ -64,7 +64,8 @@ def start_run(
     fails, the handle is `NULL_RUN` (false; every method does nothing).
 
     Args:
-        kind: `"llm"`, `"chain"`, `"tool"`, `"retriever"`, `"http"` or `"function"`.
+        kind: `"llm"`, `"chain"`, `"tool"`, `"retriever"`, `"http"`, `"task"` or
+            `"function"`.
         name: a short name (the function, route or model call).
         source: your integration's name (recorded on the run).
         model: the model, for LLM runs.

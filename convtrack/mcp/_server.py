@@ -117,7 +117,7 @@ def create_server(store: Store) -> MCPServer:
         conversation_id: Annotated[str | None, Field(description="only this one's runs")] = None,
         kind: Annotated[
             str | None,
-            Field(description="llm, chain, tool, retriever, http or function"),
+            Field(description="llm, chain, tool, retriever, http, task or function"),
         ] = None,
         status: Annotated[str | None, Field(description='"error" or "ok"')] = None,
         model: Annotated[str | None, Field(description="only calls to this model")] = None,

@@ -107,7 +107,7 @@ export function badge(text, kind, title) {
 }
 
 export function kindBadge(kind) {
-  const known = ["llm", "chain", "tool", "retriever", "http", "function"];
+  const known = ["llm", "chain", "tool", "retriever", "http", "task", "function"];
   return h("span", { class: `kind kind-${known.includes(kind) ? kind : "other"}` }, kind);
 }
 

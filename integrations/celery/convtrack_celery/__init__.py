@@ -2,7 +2,7 @@
 
 A task sent inside a conversation carries it (id, user, agent, metadata, and the run that
 sent it) in a `convtrack` message header; the worker runs the task inside it and records one
-run per execution (`kind="function"`, metadata `{"celery": True, "task_id", "retries",
+run per execution (`kind="task"`, metadata `{"celery": True, "task_id", "retries",
 "state"}`), nested under the run that sent it. Retries keep the conversation; a task sent
 outside any conversation runs outside one.
 

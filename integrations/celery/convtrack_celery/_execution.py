@@ -28,7 +28,6 @@ from convtrack.instrumentation.streams import Switch
 from ._message import HEADER, incoming
 
 SOURCE = "celery"
-_FUNCTION = RunKind.FUNCTION  # Celery tasks: RunKind has no `task` kind (yet)
 SUCCESS, FAILURE, RETRY = "SUCCESS", "FAILURE", "RETRY"  # celery.states
 
 # On while instrumented: tracers built meanwhile pass straight through once it is off.
@@ -115,7 +114,7 @@ def _begin(name: str, uuid: str, request: Any) -> _Execution:
         if is_recording():
             metadata = {"celery": True, "task_id": uuid, "retries": get("retries") or 0}
             parent = current_run() if eager else None  # an eager task runs inside its caller
-            run = start_run(_FUNCTION, name, source=SOURCE, metadata=metadata, parent=parent)
+            run = start_run(RunKind.TASK, name, source=SOURCE, metadata=metadata, parent=parent)
             if run:
                 if sent is not None and sent.root_run_id is not None:
                     run.parent_run_id, run.root_run_id = sent.parent_run_id, sent.root_run_id

@@ -34,7 +34,7 @@ def test_task_runs_in_the_conversation_it_was_sent_from(
     (sender,) = memory_sink.runs
     task_run, inner = worker_runs(worker.db, result.id, 1)  # type: ignore[attr-defined]
     assert task_run.name == "tests.record"
-    assert str(task_run.kind) == "function"
+    assert str(task_run.kind) == "task"
     assert task_run.source == "celery"
     assert dict(task_run.metadata) == {
         "celery": True,
