@@ -1,0 +1,7 @@
+"""`python -m convtrack.cli`: the `convtrack` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
