@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
 
-import convtrack
 from convtrack import new_conversation_id
 from convtrack.instrumentation import (
     Conversation,
-    RunHandle,
-    RunKind,
     attach,
     conversation_of,
     current_conversation,
     detach,
     inherit,
     is_recording,
-    printable,
     report,
-    start_run,
 )
 
 from ._baggage import BAGGAGE, Caller, read_baggage
@@ -42,10 +36,11 @@ from ._http import (
     add_header,
     from_query,
     refuse,
-    route_template,
     single,
 )
 from ._http import header_name as _name
+from ._lifespan import flushing_at_shutdown
+from ._recording import call_recorded
 
 logger = logging.getLogger("convtrack.asgi")
 
@@ -64,31 +59,8 @@ def _remember(raw: bytes, cid: str) -> Conversation:
     return conv
 
 
-_HTTP = RunKind.HTTP
 # What `_id_of` finds: (id, memoised Conversation, bytes to echo, rejected, calling run).
 _Id = tuple[str | None, Conversation | None, bytes | None, bool, Caller | None]
-
-
-# How long the lifespan shutdown waits for the runs to reach the sinks (seconds).
-SHUTDOWN_FLUSH_TIMEOUT = 5.0
-_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
-
-
-def _flushing_at_shutdown(send: Send) -> Send:
-    """`send` for a lifespan scope: before the app's shutdown is reported to the server,
-    the runs waiting are flushed, off the event loop and bounded by a timeout."""
-
-    async def send_flushing(message: Message) -> None:
-        if message["type"] in _SHUTDOWN_DONE and is_recording():
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, convtrack.flush, SHUTDOWN_FLUSH_TIMEOUT
-                )
-            except Exception as exc:
-                report("asgi (flushing at lifespan shutdown)", exc)
-        await send(message)
-
-    return send_flushing
 
 
 class ConversationMiddleware:
@@ -166,13 +138,13 @@ class ConversationMiddleware:
         """Handle one ASGI connection (http and websocket; anything else passes through)."""
         if scope["type"] not in _CONNECTIONS:
             lifespan = scope["type"] == "lifespan"
-            await self.app(scope, receive, _flushing_at_shutdown(send) if lifespan else send)
+            await self.app(scope, receive, flushing_at_shutdown(send) if lifespan else send)
             return
         cid, known, echoed, rejected, caller = self._id_of(scope)
         app = self._refuse if rejected else self.app
         conv = self._conversation(scope, cid, known, rejected)
         if is_recording():
-            await self._recorded(app, scope, receive, send, conv, echoed, caller)
+            await call_recorded(app, self._header, scope, receive, send, conv, echoed, caller)
         else:
             await self._plain(app, scope, receive, send, conv, echoed)
 
@@ -269,96 +241,6 @@ class ConversationMiddleware:
             await app(scope, receive, send)
         finally:
             detach(token)
-
-    async def _recorded(
-        self,
-        app: ASGIApp,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        conv: Conversation | None,
-        echoed: bytes | None,
-        caller: Caller | None,
-    ) -> None:
-        """Call `app` inside the conversation, recording one `http` run for the connection
-        (nested under the calling run of another process, when the baggage names it)."""
-        status: int | None = None
-        close_code: int | None = None
-        hdr = self._header
-        root = scope.get("root_path", "")  # Starlette mounts extend it while routing
-
-        def send_recording(message: Message) -> Awaitable[None]:
-            nonlocal status, close_code
-            kind = message["type"]
-            if kind in START_MESSAGES:
-                status = 101 if kind == "websocket.accept" else message.get("status")
-                if echoed is not None:
-                    add_header(message, hdr, echoed)
-            elif kind == "websocket.close":
-                close_code = message.get("code", 1000)
-                if status is None:
-                    status = 403  # closed before accept: the server denies the handshake
-            return send(message)
-
-        run: RunHandle | None = None
-        run_token = None
-        token = attach(conv) if conv is not current_conversation() else None
-        try:
-            try:  # the request's run is a root; the core decides its conversation (the context)
-                run = start_run(_HTTP, "", source="asgi", parent=None)
-                if caller is not None and caller.root_run_id is not None and run:
-                    run.parent_run_id, run.root_run_id = caller.parent_run_id, caller.root_run_id
-                run_token = run.activate()
-            except Exception as exc:
-                report("asgi (starting the http run)", exc)
-            await app(scope, receive, send_recording)
-        except BaseException as exc:
-            if run:
-                self._finish(run, scope, root, status, close_code, exc)
-            raise
-        finally:
-            if token is not None:
-                detach(token)
-            if run_token is not None:
-                RunHandle.deactivate(run_token)
-        if run:
-            self._finish(run, scope, root, status, close_code, None)
-
-    @staticmethod
-    def _finish(
-        run: RunHandle,
-        scope: Scope,
-        root_path: str,
-        status: int | None,
-        close_code: int | None,
-        error: BaseException | None,
-    ) -> None:
-        """End the http run: name from the route template, method, path, status."""
-        try:
-            path = printable(scope.get("path", ""))  # a client chooses it: shown as text
-            route = route_template(scope, root_path)
-            if scope["type"] == "http":
-                method = scope.get("method", "GET")
-                if status is None:
-                    status = 500  # what the server answers when the app sent no response
-                run.metadata = {"method": method, "path": path, "route": route, "status": status}
-            else:
-                method = "WEBSOCKET"
-                meta = {"websocket": True, "path": path, "route": route, "status": status}
-                if close_code is not None:
-                    meta["close_code"] = close_code
-                run.metadata = meta
-            run.name = f"{method} {route or path}"
-            if error is not None:
-                run.end(error=error)
-            elif status is None:
-                run.end(error="closed without accepting or answering")
-            elif status >= 500:
-                run.end(error=f"HTTP {status}")
-            else:
-                run.end_ok()
-        except Exception as exc:
-            report("asgi (ending the http run)", exc)
 
     def _user(self, scope: Scope) -> str | None:
         """The user id: `get_user_id(scope)`, else the user header (default rule)."""

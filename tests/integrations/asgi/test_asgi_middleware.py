@@ -17,7 +17,7 @@ import convtrack_asgi
 import pytest
 from asgi_support import ID_HEADER, ROUTES, client, drive, http_scope, plain_app
 from convtrack_asgi import ConversationMiddleware
-from convtrack_asgi import _middleware as middleware_module
+from convtrack_asgi import _recording as recording_module
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -497,7 +497,7 @@ async def test_no_run_work_at_all_when_not_configured(
     def forbidden(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a run started while convtrack is not configured")
 
-    monkeypatch.setattr(middleware_module, "start_run", forbidden)
+    monkeypatch.setattr(recording_module, "start_run", forbidden)
     async with client(make_app()) as http:
         response = await http.get("/whoami", headers={ID_HEADER: "conv-42"})
     assert response.json()["conversation_id"] == "conv-42"
@@ -516,7 +516,7 @@ async def test_a_failure_to_start_the_run_does_not_break_the_request(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("core bug")
 
-    monkeypatch.setattr(middleware_module, "start_run", broken)
+    monkeypatch.setattr(recording_module, "start_run", broken)
     async with client(make_app()) as http:
         response = await http.get("/whoami", headers={ID_HEADER: "conv-42"})
     assert response.status_code == 200
