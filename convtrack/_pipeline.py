@@ -33,10 +33,9 @@ from ._events import Event
 from ._guard import logger, report
 from ._handle import RunHandle
 from ._sizes import size_of
-from ._start import runs_of
+from ._start import build_runs
 
 if TYPE_CHECKING:
-    from ._runs import Run
     from .grouping import ConversationGrouper
     from .sinks import Sink
 
@@ -259,7 +258,7 @@ class Pipeline:
 
     def _export_runs(self, ended: list[RunHandle]) -> bool:
         """Build the runs and give them to every sink; whether each sink took each run."""
-        batch = self._build(ended)
+        batch = build_runs(ended, self.capture_content)
         ok = [deliver(sink, "export", batch, self._is_stopping) for sink in self.sinks]
         unconvertible = len(ended) - len(batch)
         with self._lock:
@@ -294,17 +293,3 @@ class Pipeline:
         for waiter in ready:
             waiter.ok = waiter.ok and flushed
             waiter.done.set()
-
-    def _build(self, ended: list[RunHandle]) -> list[Run]:
-        capture = self.capture_content
-        try:
-            return runs_of(ended, capture)
-        except Exception as exc:  # one bad run must not cost the batch
-            report("building runs", exc)
-            runs = []
-            for active in ended:
-                try:
-                    runs.extend(runs_of([active], capture))
-                except Exception:
-                    continue  # counted as unconvertible by the caller
-            return runs

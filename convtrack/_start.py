@@ -9,6 +9,7 @@ from typing import Any
 
 from . import _config
 from ._context import ReadOnlyMetadata, note_llm_conversation
+from ._guard import report
 from ._handle import _CURRENT_RUN, RunHandle
 from ._resolve import Decision, inherited
 from ._runs import Run, RunKind, set_end_ns, set_start_ns
@@ -145,6 +146,22 @@ def runs_of(ended: Iterable[RunHandle], capture_content: bool) -> list[Run]:
         set_end_ns(run, active._end_ns)
         runs.append(run)
     return runs
+
+
+def build_runs(ended: list[RunHandle], capture_content: bool) -> list[Run]:
+    """`runs_of()` for the dispatcher: a handle that cannot be made a Run is left out (the
+    caller counts it), so one bad run does not cost the batch."""
+    try:
+        return runs_of(ended, capture_content)
+    except Exception as exc:
+        report("building runs", exc)
+        runs = []
+        for active in ended:
+            try:
+                runs.extend(runs_of([active], capture_content))
+            except Exception:
+                continue
+        return runs
 
 
 def start_step(

@@ -31,13 +31,13 @@ as such.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from convtrack.grouping._encode import dump_model, encode_value
 from convtrack.grouping._items import item_message
 from convtrack.grouping._roles import LANGCHAIN_TYPES, ROLE_ALIASES
+from convtrack.grouping._tool_calls import as_mapping, empty, tool_call, tool_calls
 
 _ROLE_ALIASES = ROLE_ALIASES
 _LANGCHAIN_TYPES = LANGCHAIN_TYPES
@@ -69,29 +69,29 @@ def canonical_message(message: object) -> dict[str, Any] | None:
     elif isinstance(role, str):
         role = str.__str__(role)
         role = _ROLE_ALIASES.get(role, role)
-    if not _empty(role):
+    if not empty(role):
         out["role"] = role
     content, block_calls = canonical_content(fields.get("content"))
     if content is not None:
         out["content"] = content
     listed = fields.get("tool_calls")
     if listed or block_calls:
-        calls = _tool_calls(listed, block_calls)
+        calls = tool_calls(listed, block_calls)
         if calls:
             out["tool_calls"] = calls
     for key in ("name", "tool_call_id", "refusal"):
         value = fields.get(key)
-        if not _empty(value):
+        if not empty(value):
             out[key] = value
     function_call = fields.get("function_call")
-    if not _empty(function_call):
-        out["function_call"] = _tool_call(function_call)
+    if not empty(function_call):
+        out["function_call"] = tool_call(function_call)
     audio = fields.get("audio")
     if audio is not None:
-        audio = _as_mapping(audio)
+        audio = as_mapping(audio)
         if isinstance(audio, Mapping) and "id" in audio:
             audio = audio["id"]
-        if not _empty(audio):
+        if not empty(audio):
             out["audio"] = audio
     return out
 
@@ -148,7 +148,7 @@ def canonical_content(value: object, depth: int = 0) -> tuple[Any, Iterable[Any]
     calls: list[Any] = []
     text: list[str] = []
     for raw in items:
-        item = _as_mapping(raw)
+        item = as_mapping(raw)
         kind = item.get("type") if isinstance(item, Mapping) else None
         if isinstance(item, str):
             text.append(item)
@@ -191,7 +191,7 @@ def _flush_text(text: list[str], parts: list[Any]) -> None:
 
 def _tool_result(block: Mapping[Any, Any], depth: int) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "tool_result"}
-    if not _empty(block.get("tool_use_id")):
+    if not empty(block.get("tool_use_id")):
         out["tool_use_id"] = block["tool_use_id"]
     content, _ = canonical_content(block.get("content"), depth)
     if content is not None:
@@ -206,68 +206,20 @@ def _part(block: Mapping[Any, Any]) -> dict[Any, Any]:
     out = {k: _clean(v, 0) for k, v in block.items() if k not in _DROPPED_PART_KEYS}
     if isinstance(out.get("image_url"), str):
         out["image_url"] = {"url": out["image_url"]}
-    return {k: v for k, v in out.items() if not _empty(v)}
+    return {k: v for k, v in out.items() if not empty(v)}
 
 
 def _clean(value: Any, depth: int) -> Any:
     """Drop None/empty values from nested mappings (SDK dumps spell absent fields None)."""
-    value = _as_mapping(value)
+    value = as_mapping(value)
     if depth >= _MAX_NESTING:
         return value
     if isinstance(value, Mapping):
         cleaned = {k: _clean(v, depth + 1) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if not _empty(v)}
+        return {k: v for k, v in cleaned.items() if not empty(v)}
     if isinstance(value, (list, tuple)):
         return [_clean(v, depth + 1) for v in value]
     return value
-
-
-def _tool_calls(listed: object, from_blocks: Iterable[Any]) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = []
-    if isinstance(listed, (list, tuple)):
-        calls.extend(_tool_call(call) for call in listed)
-    seen = {call["id"] for call in calls if "id" in call}
-    for block in from_blocks:
-        call = _tool_call(block)
-        if "id" not in call or call["id"] not in seen:
-            calls.append(call)
-    return calls
-
-
-def _tool_call(raw: object) -> dict[str, Any]:
-    call = _as_mapping(raw)
-    if not isinstance(call, Mapping):
-        return {"raw": call}
-    function = _as_mapping(call.get("function"))
-    custom = _as_mapping(call.get("custom"))
-    if isinstance(function, Mapping):  # OpenAI chat completions
-        name, args = function.get("name"), function.get("arguments")
-    elif isinstance(custom, Mapping):  # OpenAI custom tools
-        name, args = custom.get("name"), custom.get("input")
-    else:  # LangChain args, Anthropic tool_use input, legacy function_call arguments
-        name = call.get("name")
-        args = call.get("args", call.get("input", call.get("arguments")))
-    out: dict[str, Any] = {}
-    if not _empty(call.get("id")):
-        out["id"] = call["id"]
-    if not _empty(name):
-        out["name"] = name
-    out["arguments"] = _arguments(args)
-    return out
-
-
-def _arguments(args: object) -> object:
-    """Tool arguments: a JSON string is parsed; no arguments (None, "", "{}") is ``{}``."""
-    if isinstance(args, str):
-        if not args.strip():
-            return {}
-        try:
-            args = json.loads(args)
-        except (ValueError, RecursionError):
-            return args
-    if args is None:
-        return {}
-    return args
 
 
 def _fields(message: object) -> Mapping[Any, Any] | None:
@@ -299,24 +251,12 @@ def _langchain_fields(message: Any) -> dict[str, Any]:
         role = _LANGCHAIN_TYPES.get(kind, kind)
     extra = getattr(message, "additional_kwargs", None)
     extra = extra if isinstance(extra, Mapping) else {}
-    tool_calls = getattr(message, "tool_calls", None) or extra.get("tool_calls")
+    calls = getattr(message, "tool_calls", None) or extra.get("tool_calls")
     return {
         "role": role,
         "content": getattr(message, "content", None),
         "name": getattr(message, "name", None),
-        "tool_calls": tool_calls,
+        "tool_calls": calls,
         "tool_call_id": getattr(message, "tool_call_id", None),
         "function_call": extra.get("function_call"),
     }
-
-
-def _as_mapping(value: object) -> Any:
-    """Return a pydantic-style object's ``model_dump()``, anything else unchanged."""
-    if value is None or isinstance(value, (str, Mapping, list, tuple, int, float)):
-        return value
-    dumped = dump_model(value)
-    return value if dumped is None else dumped
-
-
-def _empty(value: object) -> bool:
-    return value is None or (isinstance(value, (str, list, tuple, dict)) and not value)

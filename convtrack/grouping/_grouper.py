@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import math
-import os
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,11 +11,10 @@ from typing import Any, Literal
 from convtrack._context import new_conversation_id
 from convtrack._guard import report
 from convtrack.grouping._hashing import KeyMaker, PrefixKeys, history_key, prefix_keys
+from convtrack.grouping._secret import secret_key
 from convtrack.grouping._store import AsyncStore, MemoryStore, Store, StoreHit
 
 _MODES = ("consume", "peek")
-_SECRET_ENV = "CONVTRACK_GROUPING_SECRET"
-_logger = logging.getLogger("convtrack")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +82,7 @@ class ConversationGrouper:
             raise ValueError(f"ttl must be a positive, finite number of seconds, got {ttl!r}")
         if mode not in _MODES:
             raise ValueError(f"mode must be 'consume' or 'peek', got {mode!r}")
-        key = _secret_key(store, secret)
+        key = secret_key(store, secret)
         if not key:
             raise ValueError("secret must not be empty")
         self._store: Any = store
@@ -276,33 +272,6 @@ class ConversationGrouper:
         hit = StoreHit(hit[0], hit[1], len(hit) > 2 and bool(hit[2]))
         branch_of = hit.value if self._mode == "peek" and hit.seen else None
         return Resolution(hit.value, "auto-matched", branch_of, keys.lengths[hit.position])
-
-
-def _secret_key(store: object, secret: object) -> bytes:
-    """The HMAC key: `secret`, else $CONVTRACK_GROUPING_SECRET, else random (unshared stores)."""
-    if secret is None:
-        secret = os.environ.get(_SECRET_ENV) or None
-    if secret is None:
-        if getattr(store, "shared", False) is True:
-            raise ValueError(
-                f"{type(store).__name__} is shared between processes, so every process must "
-                f"hash with the same grouping secret; pass ConversationGrouper(store, "
-                f"secret=...) or set the environment variable {_SECRET_ENV} in each process "
-                f"(for example to the output of: python -c 'import secrets; "
-                f"print(secrets.token_hex(32))')"
-            )
-        if not isinstance(store, MemoryStore):
-            _logger.info(
-                "convtrack: ConversationGrouper over %s without a secret: its keys are "
-                "random per process, so other processes will not match them",
-                type(store).__name__,
-            )
-        return secrets.token_bytes(32)
-    if isinstance(secret, str):
-        return secret.encode("utf-8")
-    if isinstance(secret, (bytes, bytearray)):
-        return bytes(secret)
-    raise TypeError(f"secret must be bytes, str or None, got {type(secret).__name__}")
 
 
 def _new() -> Resolution:
