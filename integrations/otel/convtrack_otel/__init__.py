@@ -20,8 +20,9 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise _missing_dependency("convtrack_otel", "opentelemetry-sdk", "convtrack-otel") from exc
 
+from ._errors import NoTracerProviderError, SpanExportError
 from ._processor import ConversationSpanProcessor
-from ._sink import NoTracerProviderError, OTelSink, SpanExportError
+from ._sink import OTelSink
 
 __version__ = "0.1.0"
 

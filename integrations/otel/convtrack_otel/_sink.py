@@ -31,6 +31,7 @@ import convtrack
 from convtrack import ConversationEnd, Feedback, Run
 from convtrack.instrumentation import report, times_ns
 
+from ._errors import NoTracerProviderError, SpanExportError
 from ._events import event_span, remember_root
 from ._names import DEFAULT, AttributeNames, parse
 from ._spans import error_parts, has_tokens, span_id_of, span_parts, trace_id_of
@@ -42,14 +43,6 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _KEPT = (Decision.RECORD_AND_SAMPLE,)
 _MAX_COVERED = 65_536  # LLM runs whose nested LLM run carried the usage, awaiting export
-
-
-class SpanExportError(RuntimeError):
-    """The sink's exporter did not accept a batch of spans."""
-
-
-class NoTracerProviderError(RuntimeError):
-    """No OpenTelemetry SDK TracerProvider to export to."""
 
 
 class OTelSink:
