@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from convtrack import Run
+from convtrack import Feedback, Run
 from convtrack.sinks import (
     ConversationSummary,
     DatabaseError,
@@ -25,6 +25,7 @@ from convtrack.sinks import (
     time_filter,
 )
 
+from ._events import Event, micros, read_feedback, write_events
 from ._read import check_limit, filters
 from ._retention import prune
 from ._schema import SchemaError, prepare
@@ -33,7 +34,8 @@ from ._write import RUN_COLUMNS, write
 _SUMMARY_SELECT = (  # the order of convtrack.sinks.summary_from_row; jsonb read as text
     "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
     " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
-    " first_input_key, last_output, last_output_key, tools::text, metadata::text, ended_at"
+    " first_input_key, last_output, last_output_key, tools::text, metadata::text, ended_at,"
+    " (SELECT count(*) FROM {}.feedback AS f WHERE f.conversation_id = c.conversation_id)"
 )
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # convtrack reports instead
@@ -82,6 +84,9 @@ class PostgresSink:
         connect: when False, nothing is asked of the server until the first export or
             query (an app then starts while its database is down: the runs written
             meanwhile are retried, then counted as failed).
+        idle_timeout: a conversation with no activity for this long (seconds, or a
+            timedelta) counts as ended in queries, as if `end_conversation()` had been
+            called. Default 30 minutes.
 
     Raises:
         convtrack.sinks.DatabaseError: the URL is bad; or (when `connect`) the server
@@ -99,7 +104,15 @@ class PostgresSink:
         connect_timeout: float = 5.0,
         write_timeout: float = 2.0,
         connect: bool = True,
+        idle_timeout: float | timedelta = 1800.0,
     ) -> None:
+        if isinstance(idle_timeout, timedelta):
+            idle_timeout = idle_timeout.total_seconds()
+        if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)):
+            raise TypeError(f"idle_timeout must be seconds or a timedelta, got {idle_timeout!r}")
+        if not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
+        self.idle_timeout = float(idle_timeout)
         if not isinstance(schema, str) or not schema or len(schema) > 63:
             raise ValueError(f"schema: expected a name of 1 to 63 characters, got {schema!r:.80}")
         self.dsn = dsn
@@ -183,6 +196,21 @@ class PostgresSink:
         except _TRANSIENT as exc:
             raise StoreUnavailable(f"{self._where}: {_one_line(exc)}") from None
 
+    def export_events(self, events: Sequence[Event]) -> None:
+        """Store feedback (idempotent on `feedback_id`) and conversation ends (the latest
+        end is kept), in one transaction.
+
+        Raises:
+            StoreUnavailable: the server is unreachable, or the transaction was rolled back.
+        """
+        if not events:
+            return
+        try:
+            with self._connection(timeout=self._write_timeout) as conn:
+                write_events(conn, self._name, events)
+        except _TRANSIENT as exc:
+            raise StoreUnavailable(f"{self._where}: {_one_line(exc)}") from None
+
     def flush(self, timeout: float | None = None) -> bool:
         """Every export is committed already."""
         return True
@@ -211,19 +239,15 @@ class PostgresSink:
     ) -> list[ConversationSummary]:
         """Summaries of conversations, the most recently active first (the filters of
         `convtrack.SQLiteSink.conversations`; `text` is PostgreSQL full-text search, its
-        words in order, case-insensitive).
-
-        This store does not keep feedback or conversation ends yet: `feedback=` and `ended=`
-        are refused with a clear error.
+        words in order, case-insensitive; `feedback=` a feedback key; `ended=` ended by
+        `end_conversation()` or idle longer than `idle_timeout`).
 
         Raises:
             ValueError: a filter that cannot be used (the message says which and why).
             convtrack.sinks.DatabaseError: the server cannot be reached.
         """
-        for name, value in (("feedback", feedback), ("ended", ended)):
-            if value is not None:
-                raise ValueError(f"{name}: the PostgreSQL store does not keep feedback yet")
         check_limit(limit)
+        idle_before = self._idle_before()
         found = filters(
             self._name,
             user_id=user_id,
@@ -235,9 +259,12 @@ class PostgresSink:
             text=text,
             status=status,
             before=before,
+            feedback=feedback,
+            ended=ended,
+            idle_before=idle_before,
         )
         statement = sql.SQL("SELECT {} FROM {}.conversations AS c").format(
-            sql.SQL(_SUMMARY_SELECT),
+            sql.SQL(_SUMMARY_SELECT).format(self._name),
             self._name,
         )
         if found.where:
@@ -249,22 +276,35 @@ class PostgresSink:
             params.append(limit)
         with self._reading() as conn:
             rows = conn.execute(statement, params).fetchall()
-        return [summary_from_row(row) for row in rows]
+        return [summary_from_row(row, idle_before) for row in rows]
 
     def conversation(self, conversation_id: str) -> ConversationSummary | None:
         """One conversation's summary (None when the store holds nothing of it)."""
         statement = sql.SQL(
             "SELECT {} FROM {}.conversations AS c WHERE c.conversation_id = %s"
-        ).format(sql.SQL(_SUMMARY_SELECT), self._name)
+        ).format(sql.SQL(_SUMMARY_SELECT).format(self._name), self._name)
         with self._reading() as conn:
             row = conn.execute(statement, (conversation_id.replace("\x00", "\ufffd"),)).fetchone()
-        return None if row is None else summary_from_row(row)
+        return None if row is None else summary_from_row(row, self._idle_before())
+
+    def _idle_before(self) -> int:
+        """Now less `idle_timeout`, in microseconds: last active before it counts as ended."""
+        return micros(datetime.now(timezone.utc)) - int(self.idle_timeout * 1_000_000)
 
     def feedback(
         self, conversation_id: str | None = None, *, run_id: str | None = None
-    ) -> list[Any]:
-        """Feedback on a conversation or run: none (this store does not keep feedback yet)."""
-        return []
+    ) -> list[Feedback]:
+        """The feedback on a conversation (including on its runs), or on one run, oldest first.
+
+        Args:
+            conversation_id: the conversation (None with `run_id`: any).
+            run_id: only the feedback on this run.
+
+        Raises:
+            ValueError: neither given, or one that is not a string.
+        """
+        with self._reading() as conn:
+            return read_feedback(conn, self._name, conversation_id, run_id)
 
     def run(self, run_id: str) -> Run | None:
         """One run by its id (None when the store does not hold it)."""

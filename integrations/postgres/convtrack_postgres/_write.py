@@ -57,8 +57,10 @@ FROM unnest(
 ON CONFLICT (conversation_id) DO UPDATE SET
     user_id = GREATEST(c.user_id, EXCLUDED.user_id),
     agent_id = GREATEST(c.agent_id, EXCLUDED.agent_id),
-    first_at = LEAST(c.first_at, EXCLUDED.first_at),
-    last_at = GREATEST(c.last_at, EXCLUDED.last_at),
+    first_at = CASE WHEN c.run_count = 0 THEN EXCLUDED.first_at
+        ELSE LEAST(c.first_at, EXCLUDED.first_at) END,
+    last_at = CASE WHEN c.run_count = 0 THEN EXCLUDED.last_at
+        ELSE GREATEST(c.last_at, EXCLUDED.last_at) END,
     run_count = c.run_count + EXCLUDED.run_count,
     llm_count = c.llm_count + EXCLUDED.llm_count,
     inferred = c.inferred OR EXCLUDED.inferred,
