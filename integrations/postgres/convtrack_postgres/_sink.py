@@ -28,6 +28,7 @@ from convtrack.sinks import (
 from ._events import Event, micros, read_feedback, write_events
 from ._read import check_limit, filters
 from ._retention import prune
+from ._run_search import checked_run_id, search_runs
 from ._schema import SchemaError, prepare
 from ._write import RUN_COLUMNS, write
 
@@ -306,13 +307,35 @@ class PostgresSink:
         with self._reading() as conn:
             return read_feedback(conn, self._name, conversation_id, run_id)
 
+    def search_runs(self, limit: int | None = 50, **filters: Any) -> list[Run]:
+        """Runs, the most recently started first (`oldest_first=True`: the first first).
+
+        Args:
+            limit: at most this many (None: all).
+            **filters: `conversation_id`, `kind`, `status`, `model`, `metadata` (each key
+                with this value on the run), `text` (in its inputs, outputs, error or name),
+                `since`/`until` (its start), `before` (`next_run_cursor(page)`),
+                `oldest_first`.
+
+        Raises:
+            ValueError: a filter that cannot be used (the message says which and why).
+            convtrack.sinks.DatabaseError: the server cannot be reached.
+        """
+        with self._reading() as conn:
+            return search_runs(conn, self._name, limit, **filters)
+
     def run(self, run_id: str) -> Run | None:
-        """One run by its id (None when the store does not hold it)."""
+        """One run by its id (None when the store does not hold it).
+
+        Raises:
+            ValueError: an id that is not a string or is too long.
+        """
         statement = sql.SQL("SELECT {} FROM {}.runs WHERE run_id = %s").format(
             sql.SQL(RUN_COLUMNS), self._name
         )
+        wanted = checked_run_id(run_id)
         with self._reading() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(statement, (run_id.replace("\x00", "\ufffd"),)).fetchone()
+            row = cur.execute(statement, (wanted,)).fetchone()
         return None if row is None else run_from_row(row)
 
     def runs(self, conversation_id: str | None = None) -> list[Run]:
