@@ -12,7 +12,7 @@ UPDATE` whose SET adds, never a value read into Python and written back.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -36,7 +36,14 @@ RUN_COLUMNS = (  # the order of convtrack.sinks.run_row
     " metadata"
 )
 _DOCUMENT_CHARS = 100_000  # of one full-text document (a tsvector holds at most 1 MB)
-_STAGING = sql.Identifier("convtrack_staging")
+_STAGING = sql.Identifier("convtrack_staging")  # temporary tables: this session's rows
+_STAGED_CONVERSATIONS = sql.Identifier("convtrack_staged_conversations")
+_STAGED_TEXT = sql.Identifier("convtrack_staged_text")
+_CONVERSATION_COLUMNS = (
+    "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
+    " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
+    " first_input_key, last_output, last_output_key, tools, metadata, ended_at, pairs"
+)
 _NUL = "\x00"  # PostgreSQL text cannot hold it: stored as U+FFFD
 
 _UPSERT = """
@@ -45,15 +52,7 @@ INSERT INTO {s}.conversations AS c (
     error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,
     first_input_key, last_output, last_output_key, tools, metadata, ended_at, pairs
 )
-SELECT u.c1, u.c2, u.c3, u.c4, u.c5, u.c6, u.c7, u.c8, u.c9, u.c10, u.c11, u.c12, u.c13,
-    u.c14, u.c15, u.c16, u.c17, u.c18::jsonb, u.c19::jsonb, u.c20, u.c21::jsonb
-FROM unnest(
-    %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-    %s::boolean[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],
-    %s::text[]
-) AS u (c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19,
-    c20, c21)
+SELECT {columns} FROM {staged} ORDER BY conversation_id
 ON CONFLICT (conversation_id) DO UPDATE SET
     user_id = GREATEST(c.user_id, EXCLUDED.user_id),
     agent_id = GREATEST(c.agent_id, EXCLUDED.agent_id),
@@ -158,16 +157,11 @@ def _write(
 ) -> int:
     with conn.transaction():
         lock_conversations(conn, [r.conversation_id for r in unique.values() if r.conversation_id])
-        conn.execute(
-            sql.SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}.runs) ON COMMIT DELETE ROWS"
-            ).format(_STAGING, schema)
-        )
+        conn.execute(_CREATE_STAGING.format(s=schema))
         columns = sql.SQL(RUN_COLUMNS)
+        _stage(conn, _STAGING, RUN_COLUMNS, rows.values())
+        children = _stored_children(conn, schema, unique.values())
         with conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(_STAGING, columns)) as copy:
-                for row in rows.values():
-                    copy.write_row(row)
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {s}.runs ({c}) SELECT {c} FROM {t} ORDER BY run_id"
@@ -176,11 +170,32 @@ def _write(
             )
             inserted = {r[0] for r in cur.fetchall()}
         new = [(run, rows[run_id]) for run_id, run in unique.items() if rows[run_id][0] in inserted]
-        _update(conn, schema, new)
+        _update(conn, schema, new, children)
     return len(new)
 
 
-def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, ...]]]) -> None:
+_CREATE_STAGING = sql.SQL(
+    "CREATE TEMP TABLE IF NOT EXISTS convtrack_staging (LIKE {s}.runs) ON COMMIT DELETE ROWS;"
+    " CREATE TEMP TABLE IF NOT EXISTS convtrack_staged_conversations (LIKE {s}.conversations)"
+    " ON COMMIT DELETE ROWS; CREATE TEMP TABLE IF NOT EXISTS convtrack_staged_text"
+    ' (conversation_id text COLLATE "C", body text) ON COMMIT DELETE ROWS'
+)
+
+
+def _stage(conn: Conn, table: sql.Identifier, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Copy rows into one of the transaction's staging tables (`COPY`: no SQL per row)."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(columns))
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _update(
+    conn: Conn,
+    schema: sql.Identifier,
+    new: list[tuple[Run, tuple[Any, ...]]],
+    children: list[Child],
+) -> None:
     """Add the new runs to their conversations' rows, metadata pairs and search text."""
     mine = [(run, row) for run, row in new if run.conversation_id is not None]
     if not mine:
@@ -201,12 +216,11 @@ def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, 
         said = facts[run.run_id]
         delta.add(run, times, said, nested, nested and parent is not None and parent[1])
         pairs.setdefault(cid, set()).update((text(k), text(v)) for k, v in said.pairs)
-    _take_back_nested(conn, schema, runs, facts, totals)
-    upsert = sql.SQL(_UPSERT).format(s=schema)
-    params = []  # one row per conversation, sent as one array per column (one statement)
-    for cid in sorted(totals):
-        row = totals[cid].row()
-        params.append(
+    _take_back_nested(children, runs, facts, totals)
+    staged = []  # one row per conversation, copied, then added by one upsert
+    for cid, delta in totals.items():
+        row = delta.row()
+        staged.append(
             (
                 *(text(v) for v in row[:7]),
                 bool(row[7]),
@@ -217,7 +231,9 @@ def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, 
                 json.dumps(sorted(pairs[cid]), ensure_ascii=False),
             )
         )
-    conn.execute(upsert, [list(column) for column in zip(*params, strict=True)])
+    _stage(conn, _STAGED_CONVERSATIONS, _CONVERSATION_COLUMNS, staged)
+    columns = sql.SQL(_CONVERSATION_COLUMNS)
+    conn.execute(sql.SQL(_UPSERT).format(s=schema, columns=columns, staged=_STAGED_CONVERSATIONS))
     _index_text(conn, schema, runs, facts)
 
 
@@ -242,13 +258,12 @@ def _index_text(
             size += len(part) + 2
         documents.append((cid, "\n\n".join(body)))
     if documents:
+        _stage(conn, _STAGED_TEXT, "conversation_id, body", documents)
         conn.execute(
             sql.SQL(
                 "INSERT INTO {}.search_documents (conversation_id, body)"
-                " SELECT u.c, to_tsvector('simple', u.b) FROM unnest(%s::text[], %s::text[])"
-                " AS u (c, b)"
-            ).format(schema),
-            [[cid for cid, _ in documents], [body for _, body in documents]],
+                " SELECT conversation_id, to_tsvector('simple', body) FROM {}"
+            ).format(schema, _STAGED_TEXT)
         )
 
 
@@ -272,29 +287,41 @@ def _parents(
     return {run_id: (cid, tokens_of(_loads(usage)) is not None) for run_id, cid, usage in found}
 
 
+Child = tuple[str | None, str, str | None, str | None, str]
+
+
+def _stored_children(conn: Conn, schema: sql.Identifier, runs: Iterable[Run]) -> list[Child]:
+    """The LLM runs already stored whose parent is one of these LLM runs (asked before the
+    batch is inserted, under the batch's conversation locks): conversation, parent, usage,
+    model, source."""
+    llm = sorted({text(r.run_id) for r in runs if r.kind is RunKind.LLM})
+    if not llm:
+        return []
+    return conn.execute(
+        sql.SQL(
+            "SELECT conversation_id, parent_run_id, usage, model, source FROM {}.runs"
+            " WHERE parent_run_id = ANY(%s) AND kind = 'llm'"
+        ).format(schema),
+        (llm,),
+    ).fetchall()
+
+
 def _take_back_nested(
-    conn: Conn,
-    schema: sql.Identifier,
+    children: list[Child],
     runs: Sequence[Run],
     facts: dict[str, RunFacts],
     totals: dict[str, ConversationTotals],
 ) -> None:
     """LLM runs stored before whose parent LLM run is new: the same call, counted once."""
     llm = {text(r.run_id): r for r in runs if r.kind is RunKind.LLM}
-    if not llm:
-        return
-    found = conn.execute(
-        sql.SQL(
-            "SELECT conversation_id, parent_run_id, usage, model, source FROM {}.runs"
-            " WHERE parent_run_id = ANY(%s) AND kind = 'llm' AND run_id <> ALL(%s)"
-        ).format(schema),
-        (sorted(llm), [text(r.run_id) for r in runs]),
-    ).fetchall()
-    for conversation_id, parent_id, usage, model, source in found:
-        parent = llm[parent_id]
-        if conversation_id != text(parent.conversation_id):
+    for conversation_id, parent_id, usage, model, source in children:
+        parent = llm.get(parent_id)
+        if parent is None or parent.conversation_id is None:
             continue
-        delta = totals[conversation_id]
+        cid = text(parent.conversation_id)
+        if conversation_id != cid:
+            continue
+        delta = totals[cid]
         delta.llm_count -= 1
         if facts[parent.run_id].tokens is not None:  # the outer run's tokens count instead
             tokens = tokens_of(_loads(usage))
