@@ -25,6 +25,7 @@ from convtrack.sinks import (
     time_filter,
 )
 
+from ._connect import StoreUnavailable, check_in_background, describe, one_line
 from ._events import Event, micros, read_feedback, write_events
 from ._read import check_limit, filters
 from ._retention import prune
@@ -42,32 +43,6 @@ _TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # convtrack reports instead
 
 
-class StoreUnavailable(Exception):
-    """The server could not be reached or the batch was rolled back: try again later."""
-
-    transient = True  # the pipeline retries it, then counts the batch as failed
-
-
-def describe(dsn: str) -> str:
-    """The server and database of a DSN, without its password (for messages)."""
-    try:
-        info = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "PostgreSQL"
-    host, port, db = info.get("host") or "localhost", info.get("port"), info.get("dbname")
-    where = f"{host}:{port}" if port else str(host)
-    return f"PostgreSQL at {where}" + (f"/{db}" if db else "")
-
-
-def _one_line(exc: BaseException) -> str:
-    """The cause in a libpq message, on one line (`Connection refused`, `password ...`)."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    cause = lines[0].rsplit(" failed: ", 1)[-1]
-    return cause.removeprefix("FATAL:").strip()
-
-
 class PostgresSink:
     """Stores runs in PostgreSQL and answers questions about conversations.
 
@@ -82,9 +57,10 @@ class PostgresSink:
         connect_timeout: seconds to wait for the server when connecting.
         write_timeout: seconds an export waits for a connection before it gives up (the
             pipeline retries it, then counts the runs as failed).
-        connect: when False, nothing is asked of the server until the first export or
-            query (an app then starts while its database is down: the runs written
-            meanwhile are retried, then counted as failed).
+        connect: when False, the server is not waited for (an app then starts while its
+            database is down: the runs written meanwhile are retried, then counted as
+            failed); a background check tries it once and logs one warning line (logger
+            `convtrack`) if it refuses, cannot be reached or turns the credentials down.
         idle_timeout: a conversation with no activity for this long (seconds, or a
             timedelta) counts as ended in queries, as if `end_conversation()` had been
             called. Default 30 minutes.
@@ -126,16 +102,23 @@ class PostgresSink:
         self._create = create
         self._ready = False  # the schema checked (created, migrated) on the server
         self._ready_lock = threading.Lock()
+        self.checked: threading.Thread | None = None  # the startup check (`connect=False`)
         try:
             conninfo_to_dict(dsn)
             if connect:
-                with psycopg.connect(dsn, autocommit=True, connect_timeout=self._timeout) as conn:
-                    self._prepare(conn)
+                self._open_once()
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot open {self._where}: {_one_line(exc)}") from None
+            raise DatabaseError(f"cannot open {self._where}: {one_line(exc)}") from None
         self._pid = os.getpid()
         self._pool_size = pool_size
         self._pool = self._new_pool()
+        if not connect:  # the server is not waited for; trouble with it is logged, one line
+            self.checked = check_in_background(self._where, self._open_once)
+
+    def _open_once(self) -> None:
+        """Connect and create or migrate the schema (psycopg.Error: the server's trouble)."""
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=self._timeout) as conn:
+            self._prepare(conn)
 
     def _new_pool(self) -> ConnectionPool:
         return ConnectionPool(
@@ -176,7 +159,7 @@ class PostgresSink:
             with self._connection(timeout=self._timeout) as conn:
                 yield conn
         except _TRANSIENT as exc:
-            raise DatabaseError(f"cannot read {self._where}: {_one_line(exc)}") from None
+            raise DatabaseError(f"cannot read {self._where}: {one_line(exc)}") from None
 
     # -- Sink ---------------------------------------------------------------------------
 
@@ -195,7 +178,7 @@ class PostgresSink:
             with self._connection(timeout=self._write_timeout) as conn:
                 write(conn, self._name, runs)
         except _TRANSIENT as exc:
-            raise StoreUnavailable(f"{self._where}: {_one_line(exc)}") from None
+            raise StoreUnavailable(f"{self._where}: {one_line(exc)}") from None
 
     def export_events(self, events: Sequence[Event]) -> None:
         """Store feedback (idempotent on `feedback_id`) and conversation ends (the latest
@@ -210,7 +193,7 @@ class PostgresSink:
             with self._connection(timeout=self._write_timeout) as conn:
                 write_events(conn, self._name, events)
         except _TRANSIENT as exc:
-            raise StoreUnavailable(f"{self._where}: {_one_line(exc)}") from None
+            raise StoreUnavailable(f"{self._where}: {one_line(exc)}") from None
 
     def flush(self, timeout: float | None = None) -> bool:
         """Every export is committed already."""
