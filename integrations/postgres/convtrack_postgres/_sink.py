@@ -161,6 +161,15 @@ class PostgresSink:
         except _TRANSIENT as exc:
             raise DatabaseError(f"cannot read {self._where}: {one_line(exc)}") from None
 
+    @contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection to write with (StoreUnavailable: the server's trouble, retried)."""
+        try:
+            with self._connection(timeout=self._write_timeout) as conn:
+                yield conn
+        except _TRANSIENT as exc:
+            raise StoreUnavailable(f"{self._where}: {one_line(exc)}") from None
+
     # -- Sink ---------------------------------------------------------------------------
 
     def export(self, runs: Sequence[Run]) -> None:
@@ -172,13 +181,9 @@ class PostgresSink:
             StoreUnavailable: the server is unreachable, or the transaction was rolled back
                 (a deadlock, a failover); nothing of the batch was stored.
         """
-        if not runs:
-            return
-        try:
-            with self._connection(timeout=self._write_timeout) as conn:
+        if runs:
+            with self._writing() as conn:
                 write(conn, self._name, runs)
-        except _TRANSIENT as exc:
-            raise StoreUnavailable(f"{self._where}: {one_line(exc)}") from None
 
     def export_events(self, events: Sequence[Event]) -> None:
         """Store feedback (idempotent on `feedback_id`) and conversation ends (the latest
@@ -187,13 +192,9 @@ class PostgresSink:
         Raises:
             StoreUnavailable: the server is unreachable, or the transaction was rolled back.
         """
-        if not events:
-            return
-        try:
-            with self._connection(timeout=self._write_timeout) as conn:
+        if events:
+            with self._writing() as conn:
                 write_events(conn, self._name, events)
-        except _TRANSIENT as exc:
-            raise StoreUnavailable(f"{self._where}: {one_line(exc)}") from None
 
     def flush(self, timeout: float | None = None) -> bool:
         """Every export is committed already."""
@@ -278,11 +279,8 @@ class PostgresSink:
     def feedback(
         self, conversation_id: str | None = None, *, run_id: str | None = None
     ) -> list[Feedback]:
-        """The feedback on a conversation (including on its runs), or on one run, oldest first.
-
-        Args:
-            conversation_id: the conversation (None with `run_id`: any).
-            run_id: only the feedback on this run.
+        """The feedback on a conversation (including on its runs), or on one run (with
+        `run_id`), oldest first.
 
         Raises:
             ValueError: neither given, or one that is not a string.
@@ -291,14 +289,8 @@ class PostgresSink:
             return read_feedback(conn, self._name, conversation_id, run_id)
 
     def search_runs(self, limit: int | None = 50, **filters: Any) -> list[Run]:
-        """Runs, the most recently started first (`oldest_first=True`: the first first).
-
-        Args:
-            limit: at most this many (None: all).
-            **filters: `conversation_id`, `kind`, `status`, `model`, `metadata` (each key
-                with this value on the run), `text` (in its inputs, outputs, error or name),
-                `since`/`until` (its start), `before` (`next_run_cursor(page)`),
-                `oldest_first`.
+        """Runs, the most recently started first (`oldest_first=True`: the first first);
+        the filters of `convtrack.SQLiteSink.search_runs`.
 
         Raises:
             ValueError: a filter that cannot be used (the message says which and why).
