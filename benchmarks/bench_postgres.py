@@ -9,7 +9,7 @@ Goals (issue 18), every figure measured in this run:
 The server is started here (Debian's `postgresql`, as in the tests) with PostgreSQL's
 durable defaults (fsync on). The runs are `bench_store.py`'s (10 a conversation: a chain,
 8 LLM calls, a tool call), exported in batches of 2,048; the query stores are filled by 4
-processes; queries are medians of 7 rounds.
+processes; each question is timed on both stores in turn, 5 rounds of 7 (median).
 Run: `.venv/bin/python benchmarks/bench_postgres.py` (`--small`: 10k and 100k runs;
 `--rounds N`: write rounds, default 3).
 """
@@ -104,12 +104,8 @@ def throughput(store: str, schema: str, conversations: int) -> float:
     return WRITERS * share * 10 / elapsed
 
 
-def queries(url: str, schema: str, conversations: int) -> dict[str, float]:
-    """Median milliseconds of each question on a filled store."""
-    from convtrack_postgres import PostgresSink
-
-    sink = PostgresSink(url, schema=schema)
-    sink.vacuum()
+def questions(sink: Any, conversations: int) -> dict[str, Callable[[], object]]:
+    """The store-scale questions, asked of a filled store."""
     middle = conversations // 2
     cases: dict[str, Callable[[], object]] = {
         "newest 50": lambda: sink.conversations(50),
@@ -123,9 +119,30 @@ def queries(url: str, schema: str, conversations: int) -> dict[str, float]:
     }
     assert len(sink.conversations(50, metadata={"customer_id": f"cust-{middle}"})) == 1
     assert len(sink.conversations(50, text=f"order {middle}")) == 1
-    found = {name: median_ms(call) for name, call in cases.items()}
-    sink.close()
-    return found
+    return cases
+
+
+def queries(url: str, sizes: tuple[int, int], rounds: int = 5) -> dict[int, dict[str, float]]:
+    """Milliseconds of each question on each filled store: the median of `rounds` rounds,
+    each asking both stores in turn (so that the machine's load weighs on both alike)."""
+    from convtrack_postgres import PostgresSink
+
+    sinks = {size: PostgresSink(url, schema=f"q{size}") for size in sizes}
+    asked = {}
+    for size, sink in sinks.items():
+        sink.vacuum()
+        asked[size] = questions(sink, size)
+    times: dict[int, dict[str, list[float]]] = {size: {} for size in sizes}
+    for _ in range(rounds):
+        for size in sizes:
+            for name, call in asked[size].items():
+                times[size].setdefault(name, []).append(median_ms(call))
+    for sink in sinks.values():
+        sink.close()
+    return {
+        size: {name: statistics.median(found) for name, found in by_name.items()}
+        for size, by_name in times.items()
+    }
 
 
 def writes(server: Any, url: str, conversations: int, rounds: int) -> None:
@@ -164,13 +181,11 @@ def main() -> None:
     try:
         url = server.create_database("bench")
         writes(server, url, 2_000 if args.small else 10_000, args.rounds)
-        found = {}
         for size in sizes:
-            schema = f"q{size}"
             load = os.getloadavg()[0]
-            rate = throughput(url, schema, size)
+            rate = throughput(url, f"q{size}", size)
             print(f"filled {size * 10:,} runs by 4 processes: {rate:,.0f} runs/s (load {load:.1f})")
-            found[size] = queries(url, schema, size)
+        found = queries(url, sizes)
         small, large = sizes
         print(f"\n{'question':28} {small * 10:>10,} {large * 10:>12,} runs   growth (<= 3x)")
         for name in found[small]:

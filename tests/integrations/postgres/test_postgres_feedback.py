@@ -1,11 +1,13 @@
-"""Feedback and conversation ends in the PostgreSQL store, checked beside the SQLite store:
-the same records, filters, idle rule, summaries, pruning, and one atomic write each."""
+"""Feedback and conversation ends in the PostgreSQL store, side by side with the SQLite
+store: the same records, filters, idle rule, summaries, errors and pruning; one atomic write
+each under concurrent writers; the migration; the viewer and the CLI."""
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,58 +20,46 @@ from psycopg import sql
 
 import convtrack as ct
 from convtrack import ConversationEnd, Feedback, SQLiteSink
+from convtrack._events import make_feedback
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "core" / "store"))
 from store_support import NEVER_IDLE, T0, run
 
-Make = Callable[..., Any]
+Both = Callable[..., tuple[Any, Any]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> Iterator[Make]:
-    """Opens stores of one kind (`make(idle_timeout=...)`; `make(name=...)` opens one again)."""
+@pytest.fixture
+def both(tmp_path: Path, postgres_url: str) -> Iterator[Both]:
+    """Opens a PostgreSQL store and a SQLite store (`both(idle_timeout=..., name=...)`; the
+    same name opens the same two stores again)."""
     opened: list[Any] = []
     own = fresh_schema()
 
-    def open_one(idle_timeout: Any = 1800.0, name: str = "") -> Any:
-        if request.param == "postgres":
-            sink: Any = PostgresSink(
-                postgres_url, schema=name or f"{own}_{len(opened)}", idle_timeout=idle_timeout
-            )
-        else:
-            sink = SQLiteSink(tmp_path / f"{name or len(opened)}.db", idle_timeout=idle_timeout)
-        opened.append(sink)
-        return sink
+    def open_both(idle_timeout: Any = NEVER_IDLE, name: str = "s") -> tuple[Any, Any]:
+        pg = PostgresSink(postgres_url, schema=f"{own}_{name}", idle_timeout=idle_timeout)
+        lite = SQLiteSink(tmp_path / f"{name}.db", idle_timeout=idle_timeout)
+        opened.extend((pg, lite))
+        return pg, lite
 
-    yield open_one
+    yield open_both
     for sink in opened:
         sink.close()
 
 
-def _feedback(fid: str, cid: str | None, key: str = "thumbs", **fields: object) -> Feedback:
-    values: dict[str, object] = {
-        "feedback_id": fid,
-        "conversation_id": cid,
-        "run_id": None,
-        "key": key,
-        "score": 1.0,
-        "value": None,
-        "comment": None,
-        "user_id": None,
-        "created_at": T0 + timedelta(seconds=30),
-    }
-    values.update(fields)
-    return Feedback(**values)  # type: ignore[arg-type]
+def _given(fid: str, cid: str | None, run_id: str | None = None, **fields: Any) -> Feedback:
+    made = make_feedback(cid, run_id, fields.pop("key", "thumbs"), 1, **fields)
+    return replace(made, feedback_id=fid, created_at=T0 + timedelta(seconds=30))
 
 
 def _ids(sink: Any, **filters: object) -> list[str]:
     return [s.conversation_id for s in sink.conversations(None, **filters)]
 
 
-def test_feedback_and_end_through_the_pipeline(make: Make) -> None:
-    """configure([store]): feedback rows and the end time are stored and read back whole."""
-    sink = make()
-    ct.configure([sink], grouping=False)
+def test_feedback_and_end_through_the_pipeline(both: Both) -> None:
+    """configure([PostgresSink, SQLiteSink]): the same feedback records and end reach both
+    and read back whole, with the same summaries and filters."""
+    pg, lite = both(idle_timeout=1800.0)
+    ct.configure([pg, lite], grouping=False)
     with ct.conversation("conv-1", user_id="alice"):
         with ct.trace("step") as step:
             pass
@@ -77,131 +67,120 @@ def test_feedback_and_end_through_the_pipeline(make: Make) -> None:
         on_conv = ct.feedback(key="thumbs", score=1, comment="great")
         end = ct.end_conversation()
     assert ct.flush()
-    assert on_run is not None
-    assert on_conv is not None
     assert end is not None
-    assert sink.feedback("conv-1") == [on_run, on_conv]
-    assert sink.feedback(run_id=step.run_id) == [on_run]
-    [summary] = sink.conversations()
-    assert summary.feedback_count == 2
-    assert summary.ended_at == end.ended_at
-    assert sink.conversation("conv-1") == summary
-    assert _ids(sink, ended=True) == ["conv-1"]
-    assert _ids(sink, ended=False) == []
-    assert _ids(sink, feedback="thumbs") == ["conv-1"]
-    assert _ids(sink, feedback="other") == []
+    assert pg.feedback("conv-1") == lite.feedback("conv-1") == [on_run, on_conv]
+    assert pg.feedback(run_id=step.run_id) == [on_run]
+    assert pg.conversations() == lite.conversations()
+    assert pg.conversation("conv-1") == lite.conversation("conv-1")
+    [summary] = pg.conversations()
+    assert (summary.feedback_count, summary.ended_at) == (2, end.ended_at)
+    for filters, expected in (
+        ({"ended": True}, ["conv-1"]),
+        ({"ended": False}, []),
+        ({"feedback": "thumbs"}, ["conv-1"]),
+        ({"feedback": "other"}, []),
+    ):
+        assert _ids(pg, **filters) == _ids(lite, **filters) == expected
 
 
-def test_feedback_is_idempotent_and_takes_a_runs_conversation(make: Make) -> None:
-    """The same record exported twice is stored once; feedback naming only a stored run is
-    kept under that run's conversation."""
-    sink = make()
-    sink.export([run("r1", "c1"), run("r9", "c9")])
-    given = _feedback("f-1", "c1")
-    sink.export_events([given])
-    sink.export_events([given, given])
-    sink.export_events([_feedback("f-2", None, run_id="r9", comment="nul\x00")])
-    assert sink.feedback("c1") == [given]
-    assert sink.conversations(1)[0].feedback_count == 1
-    [stored] = sink.feedback("c9")
-    assert (stored.conversation_id, stored.run_id) == ("c9", "r9")
-    assert _ids(sink, feedback="thumbs") == ["c1", "c9"]
-
-
-def test_an_end_before_any_run_makes_a_row_the_runs_merge_into(make: Make) -> None:
-    """An ended conversation with no runs gets a row; runs arriving later fill it in; the
-    latest of two ends wins, whatever their order."""
-    sink = make(idle_timeout=NEVER_IDLE)
+def test_records_twice_on_a_run_alone_and_ends_in_any_order(both: Both) -> None:
+    """A record exported twice is kept once; one naming only a stored run is filed under
+    that run's conversation; an end before any run makes a row the runs merge into; the
+    latest end wins. Both stores agree at every step."""
+    pg, lite = both()
     ended, early = T0 + timedelta(seconds=60), T0 + timedelta(seconds=10)
-    sink.export_events([ConversationEnd("c1", ended), ConversationEnd("c1", early)])
-    [empty] = sink.conversations()
-    assert (empty.run_count, empty.ended_at, empty.last_at) == (0, ended, ended)
-    sink.export([run("r1", "c1", at=1), run("r2", "c1", at=5)])
-    sink.export_events([ConversationEnd("c1", early)])
-    [summary] = sink.conversations()
-    assert summary.run_count == 2
-    assert (summary.first_at, summary.last_at) == (
+    twice = _given("f-1", "c1")
+    steps: list[Callable[[Any], None]] = [
+        lambda s: s.export_events([ConversationEnd("c5", ended), ConversationEnd("c5", early)]),
+        lambda s: s.export([run("r1", "c1"), run("r9", "c9"), run("r5", "c5", at=1)]),
+        lambda s: s.export_events([twice, twice]),
+        lambda s: s.export_events([twice, _given("f-2", None, "r9", comment="nul\x00")]),
+        lambda s: s.export([run("r6", "c5", at=5)]),
+        lambda s: s.export_events([ConversationEnd("c5", early)]),
+    ]
+    for step in steps:
+        step(pg)
+        step(lite)
+        assert pg.conversations(None) == lite.conversations(None)
+    assert pg.feedback("c1") == [twice]
+    [filed] = pg.feedback("c9")
+    assert (filed.conversation_id, filed.run_id, filed.comment) == ("c9", "r9", "nul\ufffd")
+    assert _ids(pg, feedback="thumbs") == _ids(lite, feedback="thumbs") == ["c1", "c9"]
+    merged = pg.conversation("c5")
+    assert (merged.run_count, merged.ended_at) == (2, ended)
+    assert (merged.first_at, merged.last_at) == (
         T0 + timedelta(seconds=1),
         T0 + timedelta(seconds=6),
     )
-    assert summary.ended_at == ended
-    assert _ids(sink, ended=True) == ["c1"]
 
 
-def test_idle_conversations_count_as_ended(make: Make) -> None:
-    """Idle past idle_timeout counts as ended (its last activity as ended_at); fresh is open."""
-    sink = make(idle_timeout=timedelta(minutes=5), name="idle")
+def test_idle_time_and_the_filters_combined(both: Both) -> None:
+    """Idle past idle_timeout counts as ended (its last activity as ended_at); feedback=,
+    ended= and user_id= combine; both stores keep the same conversations."""
     now = datetime.now(timezone.utc)
-    sink.export(
-        [
-            run("old", "c-old", at=0),
-            run("fresh", "c-fresh", started_at=now, ended_at=now),
-            run("told", "c-told", started_at=now, ended_at=now),
-        ]
-    )
-    sink.export_events([ConversationEnd("c-told", now)])
-    assert sorted(_ids(sink, ended=True)) == ["c-old", "c-told"]
-    assert _ids(sink, ended=False) == ["c-fresh"]
-    by_id = {s.conversation_id: s for s in sink.conversations()}
-    assert by_id["c-old"].ended_at == by_id["c-old"].last_at
-    assert by_id["c-fresh"].ended_at is None
-    assert _ids(make(idle_timeout=10**10, name="idle"), ended=False) == ["c-fresh", "c-old"]
-
-
-def test_feedback_and_ended_combine_with_other_filters(make: Make) -> None:
-    """feedback=, ended= and user_id= together keep only what matches all three."""
-    sink = make(name="combined")
-    sink.export([run(f"r{i}", f"c{i}", at=i, user_id="u" if i % 2 else "v") for i in range(6)])
-    sink.export_events([_feedback(f"f{i}", f"c{i}") for i in range(4)])
-    sink.export_events([ConversationEnd("c1", T0), ConversationEnd("c4", T0)])
-    assert sorted(_ids(sink, feedback="thumbs")) == ["c0", "c1", "c2", "c3"]
-    assert sorted(_ids(sink, feedback="thumbs", user_id="u")) == ["c1", "c3"]
-    long_idle = make(idle_timeout=10**10, name="combined")
-    assert _ids(long_idle, feedback="thumbs", ended=True) == ["c1"]
-    assert sorted(_ids(long_idle, feedback="thumbs", ended=False)) == ["c0", "c2", "c3"]
+    runs = [run(f"r{i}", f"c{i}", at=i, user_id="u" if i % 2 else "v") for i in range(6)]
+    runs.append(run("fresh", "c-fresh", started_at=now, ended_at=now))
+    events: list[Any] = [_given(f"f{i}", f"c{i}") for i in range(4)]
+    events += [ConversationEnd("c1", T0), ConversationEnd("c4", T0)]
+    for idle in (timedelta(minutes=5), 10**10):
+        pg, lite = both(idle_timeout=idle, name="idle")
+        if idle != 10**10:
+            for sink in (pg, lite):
+                sink.export(runs)
+                sink.export_events(events)
+        assert pg.conversations(None) == lite.conversations(None)
+        for filters in (
+            {"ended": True},
+            {"ended": False},
+            {"feedback": "thumbs", "user_id": "u"},
+            {"feedback": "thumbs", "ended": False},
+        ):
+            assert _ids(pg, **filters) == _ids(lite, **filters)
+    short, _ = both(idle_timeout=timedelta(minutes=5), name="idle")
+    assert _ids(short, ended=False) == ["c-fresh"]
+    assert short.conversation("c0").ended_at == short.conversation("c0").last_at
+    assert sorted(_ids(pg, feedback="thumbs", ended=False)) == ["c0", "c2", "c3"]
+    assert _ids(pg, ended=False)[0] == "c-fresh"
 
 
 @pytest.mark.parametrize(
-    ("filters", "match"),
-    [
-        ({"ended": "yes"}, "ended: expected True or False"),
-        ({"ended": 1}, "ended: expected True or False"),
-        ({"feedback": 3}, "feedback: expected a string"),
-        ({"feedback": ""}, "feedback: expected a non-empty"),
-        ({"feedback": "k" * 201}, "feedback: longer than 200"),
-    ],
+    "filters",
+    [{"ended": "yes"}, {"ended": 1}, {"feedback": 3}, {"feedback": ""}, {"feedback": "k" * 201}],
+    ids=str,
 )
-def test_bad_filter_values_raise_value_error(
-    make: Make, filters: dict[str, object], match: str
-) -> None:
-    """A feedback or ended filter that cannot be used is the same ValueError on both stores."""
-    with pytest.raises(ValueError, match=match):
-        make().conversations(**filters)
+def test_bad_filter_values_are_the_same_error(both: Both, filters: dict[str, Any]) -> None:
+    """A feedback or ended filter that cannot be used is the same ValueError on both."""
+    messages = []
+    for sink in both():
+        with pytest.raises(ValueError) as caught:
+            sink.conversations(**filters)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
 
 
-def test_bad_feedback_queries_and_idle_timeouts(make: Make) -> None:
+def test_bad_feedback_queries_and_idle_timeouts(both: Both) -> None:
     """feedback() with nothing to look for or not a string, and an idle_timeout that is not
     positive seconds, are refused alike."""
-    sink = make()
-    with pytest.raises(ValueError, match="give a conversation_id or a run_id"):
-        sink.feedback()
-    with pytest.raises(ValueError, match="conversation_id: expected a string"):
-        sink.feedback(5)
+    for sink in both():
+        with pytest.raises(ValueError, match="give a conversation_id or a run_id"):
+            sink.feedback()
+        with pytest.raises(ValueError, match="conversation_id: expected a string"):
+            sink.feedback(5)
     with pytest.raises(ValueError, match="positive"):
-        make(idle_timeout=0)
+        both(idle_timeout=0)
     with pytest.raises(TypeError, match="seconds or a timedelta"):
-        make(idle_timeout="1h")
+        both(idle_timeout="1h")
 
 
-def test_prune_deletes_feedback_with_its_conversation(make: Make) -> None:
+def test_prune_deletes_feedback_with_its_conversation(both: Both) -> None:
     """Pruning a conversation deletes its feedback; a newer conversation keeps its own."""
-    sink = make()
     now = datetime.now(timezone.utc)
-    sink.export([run("r1", "old", at=0), run("r2", "new", started_at=now, ended_at=now)])
-    sink.export_events([_feedback("f1", "old"), _feedback("f2", "new")])
-    assert sink.prune(T0 + timedelta(days=1)) == 1
-    assert sink.feedback("old") == []
-    assert [f.feedback_id for f in sink.feedback("new")] == ["f2"]
+    for sink in both():
+        sink.export([run("r1", "old", at=0), run("r2", "new", started_at=now, ended_at=now)])
+        sink.export_events([_given("f1", "old"), _given("f2", "new")])
+        assert sink.prune(T0 + timedelta(days=1)) == 1
+        assert sink.feedback("old") == []
+        assert [f.feedback_id for f in sink.feedback("new")] == ["f2"]
 
 
 def _send(url: str, schema: str, events: list[Any], start: Any) -> None:
@@ -217,7 +196,7 @@ def test_many_processes_send_the_same_events(postgres_url: str) -> None:
     latest end kept, no error."""
     schema = fresh_schema()
     PostgresSink(postgres_url, schema=schema).close()
-    events: list[Any] = [_feedback(f"f{n}", f"c{n % 5}") for n in range(40)]
+    events: list[Any] = [_given(f"f{n}", f"c{n % 5}") for n in range(40)]
     events += [ConversationEnd(f"c{n % 5}", T0 + timedelta(seconds=n)) for n in range(40)]
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(4)
@@ -258,7 +237,7 @@ def test_a_version_1_schema_is_migrated_in_place(postgres_url: str) -> None:
     assert sink.count() == 2
     [summary] = sink.conversations()
     assert (summary.run_count, summary.feedback_count, summary.ended_at) == (2, 0, None)
-    sink.export_events([_feedback("f1", "c1", user_id="alice")])
+    sink.export_events([_given("f1", "c1", user_id="alice")])
     assert [f.user_id for f in sink.feedback("c1")] == ["alice"]
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute(sql.SQL("SELECT version FROM {}.schema_version").format(name))

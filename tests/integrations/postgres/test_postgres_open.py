@@ -17,8 +17,8 @@ from psycopg import sql
 from starlette.testclient import TestClient
 
 import convtrack as ct
-from convtrack import _config as ct_config
 from convtrack import SQLiteSink
+from convtrack import _config as ct_config
 from convtrack.sinks import DatabaseError, open_store
 
 
