@@ -149,6 +149,7 @@ def writes(server: Any, url: str, conversations: int, rounds: int) -> None:
     """Print the write rounds (PostgreSQL and SQLite alternating) and their ranges."""
     pg: list[float] = []
     lite: list[float] = []
+    cpu: list[float] = []  # seconds of CPU a run costs, writers and server together
     runs = conversations * 10
     print(f"4 writer processes, {runs:,} runs a round, summaries maintained:")
     for n in range(rounds):
@@ -158,6 +159,7 @@ def writes(server: Any, url: str, conversations: int, rounds: int) -> None:
         served = _server_cpu(server)
         pg.append(throughput(url, f"writes{n}", conversations))
         writers, served = sum(_exporting), _server_cpu(server) - served
+        cpu.append((writers + served) / runs)
         print(
             f"  round {n + 1}: PostgreSQL {pg[-1]:,.0f} runs/s   SQLite {lite[-1]:,.0f} runs/s"
             f"   (load average {load:.1f}; CPU a run: writers {writers / runs * 1e6:.0f} us,"
@@ -169,6 +171,11 @@ def writes(server: Any, url: str, conversations: int, rounds: int) -> None:
         f" (median {statistics.median(lite):,.0f})"
     )
     print(f"  goal >= 20,000 runs/s: {'met' if statistics.median(pg) >= 20_000 else 'missed'}")
+    cores = os.cpu_count() or 1
+    print(
+        f"  the CPU a run costs allows at most {cores / statistics.median(cpu):,.0f} runs/s on"
+        f" {cores} cores with nothing else running (the rate above is what the load left)"
+    )
 
 
 def main() -> None:

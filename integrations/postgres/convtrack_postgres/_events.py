@@ -19,7 +19,8 @@ from psycopg import sql
 
 from convtrack import ConversationEnd, Feedback
 
-from ._write import Conn, lock_conversations, text
+from ._values import Conn, text
+from ._write import lock_conversations
 
 Event = Feedback | ConversationEnd
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

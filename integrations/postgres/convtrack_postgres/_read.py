@@ -21,7 +21,7 @@ from convtrack.sinks import (
     time_filter,
 )
 
-from ._write import text as _clean
+from ._values import text as _clean
 
 MAX_FEEDBACK_KEY = 200  # characters of a feedback key (as `convtrack.feedback()` allows)
 

@@ -24,8 +24,9 @@ from convtrack.sinks import (
 )
 
 from ._read import Query, check_limit
-from ._write import RUN_COLUMNS, Conn
-from ._write import text as _clean
+from ._values import Conn
+from ._values import text as _clean
+from ._write import RUN_COLUMNS
 
 RUN_KINDS = tuple(kind.value for kind in RunKind)
 # A run's metadata value as the metadata index writes it (`metadata_pairs`): a string as it

@@ -3,10 +3,13 @@
 One transaction per batch. It first takes an advisory lock per conversation of the batch
 (sorted: no deadlock), so two processes writing runs of one conversation take turns and
 each sees what the other committed (an LLM run and its parent LLM run, written by two
-processes, still count as one call). The runs are copied into a staging table and inserted
-with `ON CONFLICT (run_id) DO NOTHING`: a run already stored is not counted again. Each
-conversation's new totals are then added to its row by one `INSERT ... ON CONFLICT DO
-UPDATE` whose SET adds, never a value read into Python and written back.
+processes, still count as one call). The runs are copied (`COPY`) into a temporary staging
+table and inserted with `ON CONFLICT (run_id) DO NOTHING`: a run already stored is not
+counted again. What the new runs add to each conversation (counts, tokens, cost, previews,
+tools, metadata) is copied into a second staging table, one row per conversation, and added
+to the stored rows by one `INSERT ... SELECT ... ON CONFLICT DO UPDATE` whose SET adds and
+merges, never a value read into Python and written back; their search text goes in by a
+third.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from convtrack import Run, RunKind
 from convtrack.sinks import (
     ConversationTotals,
     RunFacts,
-    cost_nanos,
     facts_of,
     run_row,
-    tokens_of,
 )
 
+from ._nested import Child, parents_of, stored_children, take_back_nested
 from ._schema import lock_key
+from ._values import Conn, json_text, text
 
 RUN_COLUMNS = (  # the order of convtrack.sinks.run_row
     "run_id, parent_run_id, root_run_id, conversation_id, user_id, agent_id, kind, name,"
@@ -44,7 +47,6 @@ _CONVERSATION_COLUMNS = (
     " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
     " first_input_key, last_output, last_output_key, tools, metadata, ended_at, pairs"
 )
-_NUL = "\x00"  # PostgreSQL text cannot hold it: stored as U+FFFD
 
 _UPSERT = """
 INSERT INTO {s}.conversations AS c (
@@ -94,33 +96,6 @@ ON CONFLICT (conversation_id) DO UPDATE SET
 """
 
 
-def text(value: Any) -> Any:
-    """A value as PostgreSQL can hold it (a NUL character in a string becomes U+FFFD)."""
-    if isinstance(value, str) and _NUL in value:
-        return value.replace(_NUL, "\ufffd")
-    return value
-
-
-def _json_text(encoded: str) -> str:
-    """JSON text as `jsonb` can hold it (no `\\u0000` escapes in its strings)."""
-    if "\\u0000" not in encoded:
-        return encoded
-    return json.dumps(_without_nul(json.loads(encoded)), ensure_ascii=False)
-
-
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return text(value)
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    if isinstance(value, dict):
-        return {text(k): _without_nul(v) for k, v in value.items()}
-    return value
-
-
-Conn = psycopg.Connection[tuple[Any, ...]]
-
-
 def write(conn: Conn, schema: sql.Identifier, runs: Sequence[Run]) -> int:
     """Store the runs not stored yet and add them to their conversations (one transaction).
 
@@ -156,11 +131,12 @@ def _write(
     conn: Conn, schema: sql.Identifier, unique: dict[str, Run], rows: dict[str, tuple[Any, ...]]
 ) -> int:
     with conn.transaction():
-        lock_conversations(conn, [r.conversation_id for r in unique.values() if r.conversation_id])
+        ids = {r.conversation_id for r in unique.values() if r.conversation_id is not None}
+        lock_conversations(conn, list(ids))
         conn.execute(_CREATE_STAGING.format(s=schema))
         columns = sql.SQL(RUN_COLUMNS)
         _stage(conn, _STAGING, RUN_COLUMNS, rows.values())
-        children = _stored_children(conn, schema, unique.values())
+        children = stored_children(conn, schema, unique.values())
         with conn.cursor() as cur:
             cur.execute(
                 sql.SQL(
@@ -202,7 +178,7 @@ def _update(
         return
     runs = [run for run, _ in mine]
     facts = {run.run_id: facts_of(run) for run in runs}
-    parents = _parents(conn, schema, runs)
+    parents = parents_of(conn, schema, runs)
     totals: dict[str, ConversationTotals] = {}
     pairs: dict[str, set[tuple[str, str]]] = {}
     for run, row in mine:
@@ -216,7 +192,7 @@ def _update(
         said = facts[run.run_id]
         delta.add(run, times, said, nested, nested and parent is not None and parent[1])
         pairs.setdefault(cid, set()).update((text(k), text(v)) for k, v in said.pairs)
-    _take_back_nested(children, runs, facts, totals)
+    take_back_nested(children, runs, facts, totals)
     staged = []  # one row per conversation, copied, then added by one upsert
     for cid, delta in totals.items():
         row = delta.row()
@@ -225,8 +201,8 @@ def _update(
                 *(text(v) for v in row[:7]),
                 bool(row[7]),
                 *(text(v) for v in row[8:17]),
-                _json_text(row[17]),
-                _json_text(row[18]),
+                json_text(row[17]),
+                json_text(row[18]),
                 row[19],
                 json.dumps(sorted(pairs[cid]), ensure_ascii=False),
             )
@@ -265,68 +241,3 @@ def _index_text(
                 " SELECT conversation_id, to_tsvector('simple', body) FROM {}"
             ).format(schema, _STAGED_TEXT)
         )
-
-
-def _parents(
-    conn: Conn, schema: sql.Identifier, runs: Sequence[Run]
-) -> dict[str, tuple[str, bool]]:
-    """The stored LLM parents of the LLM runs: their conversation, and whether they reported
-    tokens."""
-    wanted = sorted(
-        {text(r.parent_run_id) for r in runs if r.kind is RunKind.LLM and r.parent_run_id}
-    )
-    if not wanted:
-        return {}
-    found = conn.execute(
-        sql.SQL(
-            "SELECT run_id, conversation_id, usage FROM {}.runs"
-            " WHERE run_id = ANY(%s) AND kind = 'llm'"
-        ).format(schema),
-        (wanted,),
-    ).fetchall()
-    return {run_id: (cid, tokens_of(_loads(usage)) is not None) for run_id, cid, usage in found}
-
-
-Child = tuple[str | None, str, str | None, str | None, str]
-
-
-def _stored_children(conn: Conn, schema: sql.Identifier, runs: Iterable[Run]) -> list[Child]:
-    """The LLM runs already stored whose parent is one of these LLM runs (asked before the
-    batch is inserted, under the batch's conversation locks): conversation, parent, usage,
-    model, source."""
-    llm = sorted({text(r.run_id) for r in runs if r.kind is RunKind.LLM})
-    if not llm:
-        return []
-    return conn.execute(
-        sql.SQL(
-            "SELECT conversation_id, parent_run_id, usage, model, source FROM {}.runs"
-            " WHERE parent_run_id = ANY(%s) AND kind = 'llm'"
-        ).format(schema),
-        (llm,),
-    ).fetchall()
-
-
-def _take_back_nested(
-    children: list[Child],
-    runs: Sequence[Run],
-    facts: dict[str, RunFacts],
-    totals: dict[str, ConversationTotals],
-) -> None:
-    """LLM runs stored before whose parent LLM run is new: the same call, counted once."""
-    llm = {text(r.run_id): r for r in runs if r.kind is RunKind.LLM}
-    for conversation_id, parent_id, usage, model, source in children:
-        parent = llm.get(parent_id)
-        if parent is None or parent.conversation_id is None:
-            continue
-        cid = text(parent.conversation_id)
-        if conversation_id != cid:
-            continue
-        delta = totals[cid]
-        delta.llm_count -= 1
-        if facts[parent.run_id].tokens is not None:  # the outer run's tokens count instead
-            tokens = tokens_of(_loads(usage))
-            delta.count_call(tokens, cost_nanos(model, source, tokens), -1)
-
-
-def _loads(encoded: str | None) -> Any:
-    return None if encoded is None else json.loads(encoded)
