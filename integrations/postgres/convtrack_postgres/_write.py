@@ -187,11 +187,14 @@ def _update(
         delta = totals.get(cid)
         if delta is None:
             delta = totals[cid] = ConversationTotals(cid, times[0], times[1])
-        parent = parents.get(text(run.parent_run_id) or "")
-        nested = parent is not None and parent[0] == cid and run.kind is RunKind.LLM
+        parent = None  # the stored LLM run this LLM run is nested in (the same call)
+        if run.kind is RunKind.LLM and run.parent_run_id is not None:
+            parent = parents.get(text(run.parent_run_id))
+        nested = parent is not None and parent[0] == cid
         said = facts[run.run_id]
         delta.add(run, times, said, nested, nested and parent is not None and parent[1])
-        pairs.setdefault(cid, set()).update((text(k), text(v)) for k, v in said.pairs)
+        if said.pairs:  # NUL characters in them: made U+FFFD with the JSON below
+            pairs.setdefault(cid, set()).update(said.pairs)
     take_back_nested(children, runs, facts, totals)
     staged = []  # one row per conversation, copied, then added by one upsert
     for cid, delta in totals.items():
@@ -204,7 +207,7 @@ def _update(
                 json_text(row[17]),
                 json_text(row[18]),
                 row[19],
-                json.dumps(sorted(pairs[cid]), ensure_ascii=False),
+                json_text(json.dumps(sorted(pairs.get(cid, ())), ensure_ascii=False)),
             )
         )
     _stage(conn, _STAGED_CONVERSATIONS, _CONVERSATION_COLUMNS, staged)
@@ -221,18 +224,18 @@ def _index_text(
     texts: dict[str, list[str]] = {}
     for run in runs:
         said = facts[run.run_id].text
-        if said:
-            texts.setdefault(text(run.conversation_id), []).append(text(said))
+        if said and run.conversation_id is not None:
+            texts.setdefault(run.conversation_id, []).append(said)
     for cid, parts in sorted(texts.items()):
         body: list[str] = []
         size = 0
         for part in parts:
             if body and size + len(part) > _DOCUMENT_CHARS:
-                documents.append((cid, "\n\n".join(body)))
+                documents.append((text(cid), text("\n\n".join(body))))
                 body, size = [], 0
             body.append(part)
             size += len(part) + 2
-        documents.append((cid, "\n\n".join(body)))
+        documents.append((text(cid), text("\n\n".join(body))))
     if documents:
         _stage(conn, _STAGED_TEXT, "conversation_id, body", documents)
         conn.execute(
