@@ -43,7 +43,5 @@ def test_nul_only_in_message_text_and_metadata(pg_store: PostgresSink) -> None:
     pg_store.export([chat("r1", "clean", "find x\x00y", "ok", metadata={"m": "n\x00"})])
     (found,) = pg_store.conversations()
     assert (found.first_input, found.metadata) == ("find x\ufffdy", {"m": "n\ufffd"})
-    assert [s.conversation_id for s in pg_store.conversations(metadata={"m": "n\x00"})] == [
-        "clean"
-    ]
+    assert [s.conversation_id for s in pg_store.conversations(metadata={"m": "n\x00"})] == ["clean"]
     assert [s.conversation_id for s in pg_store.conversations(text="find")] == ["clean"]
