@@ -20,7 +20,7 @@ from ._rows import next_cursor
 from ._rows import row_of as run_row
 from ._rows import run_of as run_from_row
 from ._rows import summary_of as summary_from_row
-from ._run_search import next_run_cursor
+from ._run_search import decode_run_cursor, next_run_cursor
 from ._sqlite import DatabaseError, SQLiteSink
 from ._summary import ConversationSummary, RunFacts, facts_of, order_key
 from ._totals import Totals as ConversationTotals
@@ -39,6 +39,7 @@ __all__ = [
     "check_status",
     "cost_nanos",
     "decode_cursor",
+    "decode_run_cursor",
     "export_conversations",
     "facts_of",
     "id_filter",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._connect import StoreUnavailable
 from ._schema import SCHEMA_VERSION
-from ._sink import PostgresSink, StoreUnavailable
+from ._sink import PostgresSink
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,9 @@ from convtrack.sinks import (
     time_filter,
 )
 
-from ._write import text as _clean
+from ._values import text as _clean
+
+MAX_FEEDBACK_KEY = 200  # characters of a feedback key (as `convtrack.feedback()` allows)
 
 
 @dataclass
@@ -55,8 +57,12 @@ def filters(
     text: Any = None,
     status: Any = None,
     before: Any = None,
+    feedback: Any = None,
+    ended: Any = None,
+    idle_before: int = 0,
 ) -> Query:
-    """The checked filters (see `PostgresSink.conversations`).
+    """The checked filters (see `PostgresSink.conversations`); `ended` counts a
+    conversation last active before `idle_before` (microseconds) as ended.
 
     Raises:
         ValueError: a filter of the wrong type, an unknown status, a bad cursor.
@@ -75,6 +81,25 @@ def filters(
     if status is not None:
         check_status(status)
         found.add("c.error_count > 0" if status == "error" else "c.error_count = 0")
+    if ended is not None:
+        if not isinstance(ended, bool):
+            raise ValueError(f"ended: expected True or False, got {ended!r:.80}")
+        if ended:
+            found.add("(c.ended_at IS NOT NULL OR c.last_at < %s)", idle_before)
+        else:
+            found.add("c.ended_at IS NULL AND c.last_at >= %s", idle_before)
+    if feedback is not None:
+        if id_filter("feedback", feedback) and len(feedback) > MAX_FEEDBACK_KEY:
+            raise ValueError(f"feedback: longer than {MAX_FEEDBACK_KEY} characters")
+        if not feedback:
+            raise ValueError("feedback: expected a non-empty feedback key")
+        found.where.append(
+            sql.SQL(
+                "c.conversation_id IN (SELECT f.conversation_id FROM {}.feedback AS f"
+                " WHERE f.key = %s)"
+            ).format(schema)
+        )
+        found.params.append(_clean(feedback))
     if before is not None:
         last_at, conversation_id = decode_cursor(before)
         found.add(

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _VERSION_1 = """
 CREATE TABLE IF NOT EXISTS {s}.runs (
@@ -98,7 +98,13 @@ CREATE TABLE IF NOT EXISTS {s}.feedback (
 CREATE INDEX IF NOT EXISTS feedback_by_conversation ON {s}.feedback (conversation_id, key)
 """
 
-MIGRATIONS = {0: _VERSION_1}  # from version n to n + 1
+_VERSION_2 = """
+ALTER TABLE {s}.feedback ADD COLUMN IF NOT EXISTS user_id text;
+CREATE INDEX IF NOT EXISTS feedback_by_key ON {s}.feedback (key, conversation_id);
+CREATE INDEX IF NOT EXISTS feedback_by_run ON {s}.feedback (run_id) WHERE run_id IS NOT NULL
+"""
+
+MIGRATIONS = {0: _VERSION_1, 1: _VERSION_2}  # from version n to n + 1
 
 
 class SchemaError(Exception):

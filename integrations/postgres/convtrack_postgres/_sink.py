@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from convtrack import Run
+from convtrack import Feedback, Run
 from convtrack.sinks import (
     ConversationSummary,
     DatabaseError,
@@ -25,44 +25,22 @@ from convtrack.sinks import (
     time_filter,
 )
 
+from ._connect import StoreUnavailable, check_in_background, describe, one_line
+from ._events import Event, micros, read_feedback, write_events
 from ._read import check_limit, filters
 from ._retention import prune
+from ._run_search import checked_run_id, search_runs
 from ._schema import SchemaError, prepare
 from ._write import RUN_COLUMNS, write
 
 _SUMMARY_SELECT = (  # the order of convtrack.sinks.summary_from_row; jsonb read as text
     "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
     " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
-    " first_input_key, last_output, last_output_key, tools::text, metadata::text, ended_at"
+    " first_input_key, last_output, last_output_key, tools::text, metadata::text, ended_at,"
+    " (SELECT count(*) FROM {}.feedback AS f WHERE f.conversation_id = c.conversation_id)"
 )
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # convtrack reports instead
-
-
-class StoreUnavailable(Exception):
-    """The server could not be reached or the batch was rolled back: try again later."""
-
-    transient = True  # the pipeline retries it, then counts the batch as failed
-
-
-def describe(dsn: str) -> str:
-    """The server and database of a DSN, without its password (for messages)."""
-    try:
-        info = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "PostgreSQL"
-    host, port, db = info.get("host") or "localhost", info.get("port"), info.get("dbname")
-    where = f"{host}:{port}" if port else str(host)
-    return f"PostgreSQL at {where}" + (f"/{db}" if db else "")
-
-
-def _one_line(exc: BaseException) -> str:
-    """The cause in a libpq message, on one line (`Connection refused`, `password ...`)."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    cause = lines[0].rsplit(" failed: ", 1)[-1]
-    return cause.removeprefix("FATAL:").strip()
 
 
 class PostgresSink:
@@ -79,9 +57,13 @@ class PostgresSink:
         connect_timeout: seconds to wait for the server when connecting.
         write_timeout: seconds an export waits for a connection before it gives up (the
             pipeline retries it, then counts the runs as failed).
-        connect: when False, nothing is asked of the server until the first export or
-            query (an app then starts while its database is down: the runs written
-            meanwhile are retried, then counted as failed).
+        connect: when False, the server is not waited for (an app then starts while its
+            database is down: the runs written meanwhile are retried, then counted as
+            failed); a background check tries it once and logs one warning line (logger
+            `convtrack`) if it refuses, cannot be reached or turns the credentials down.
+        idle_timeout: a conversation with no activity for this long (seconds, or a
+            timedelta) counts as ended in queries, as if `end_conversation()` had been
+            called. Default 30 minutes.
 
     Raises:
         convtrack.sinks.DatabaseError: the URL is bad; or (when `connect`) the server
@@ -99,7 +81,15 @@ class PostgresSink:
         connect_timeout: float = 5.0,
         write_timeout: float = 2.0,
         connect: bool = True,
+        idle_timeout: float | timedelta = 1800.0,
     ) -> None:
+        if isinstance(idle_timeout, timedelta):
+            idle_timeout = idle_timeout.total_seconds()
+        if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)):
+            raise TypeError(f"idle_timeout must be seconds or a timedelta, got {idle_timeout!r}")
+        if not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
+        self.idle_timeout = float(idle_timeout)
         if not isinstance(schema, str) or not schema or len(schema) > 63:
             raise ValueError(f"schema: expected a name of 1 to 63 characters, got {schema!r:.80}")
         self.dsn = dsn
@@ -112,16 +102,23 @@ class PostgresSink:
         self._create = create
         self._ready = False  # the schema checked (created, migrated) on the server
         self._ready_lock = threading.Lock()
+        self.checked: threading.Thread | None = None  # the startup check (`connect=False`)
         try:
             conninfo_to_dict(dsn)
             if connect:
-                with psycopg.connect(dsn, autocommit=True, connect_timeout=self._timeout) as conn:
-                    self._prepare(conn)
+                self._open_once()
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot open {self._where}: {_one_line(exc)}") from None
+            raise DatabaseError(f"cannot open {self._where}: {one_line(exc)}") from None
         self._pid = os.getpid()
         self._pool_size = pool_size
         self._pool = self._new_pool()
+        if not connect:  # the server is not waited for; trouble with it is logged, one line
+            self.checked = check_in_background(self._where, self._open_once)
+
+    def _open_once(self) -> None:
+        """Connect and create or migrate the schema (psycopg.Error: the server's trouble)."""
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=self._timeout) as conn:
+            self._prepare(conn)
 
     def _new_pool(self) -> ConnectionPool:
         return ConnectionPool(
@@ -162,7 +159,16 @@ class PostgresSink:
             with self._connection(timeout=self._timeout) as conn:
                 yield conn
         except _TRANSIENT as exc:
-            raise DatabaseError(f"cannot read {self._where}: {_one_line(exc)}") from None
+            raise DatabaseError(f"cannot read {self._where}: {one_line(exc)}") from None
+
+    @contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection to write with (StoreUnavailable: the server's trouble, retried)."""
+        try:
+            with self._connection(timeout=self._write_timeout) as conn:
+                yield conn
+        except _TRANSIENT as exc:
+            raise StoreUnavailable(f"{self._where}: {one_line(exc)}") from None
 
     # -- Sink ---------------------------------------------------------------------------
 
@@ -175,13 +181,20 @@ class PostgresSink:
             StoreUnavailable: the server is unreachable, or the transaction was rolled back
                 (a deadlock, a failover); nothing of the batch was stored.
         """
-        if not runs:
-            return
-        try:
-            with self._connection(timeout=self._write_timeout) as conn:
+        if runs:
+            with self._writing() as conn:
                 write(conn, self._name, runs)
-        except _TRANSIENT as exc:
-            raise StoreUnavailable(f"{self._where}: {_one_line(exc)}") from None
+
+    def export_events(self, events: Sequence[Event]) -> None:
+        """Store feedback (idempotent on `feedback_id`) and conversation ends (the latest
+        end is kept), in one transaction.
+
+        Raises:
+            StoreUnavailable: the server is unreachable, or the transaction was rolled back.
+        """
+        if events:
+            with self._writing() as conn:
+                write_events(conn, self._name, events)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Every export is committed already."""
@@ -211,19 +224,15 @@ class PostgresSink:
     ) -> list[ConversationSummary]:
         """Summaries of conversations, the most recently active first (the filters of
         `convtrack.SQLiteSink.conversations`; `text` is PostgreSQL full-text search, its
-        words in order, case-insensitive).
-
-        This store does not keep feedback or conversation ends yet: `feedback=` and `ended=`
-        are refused with a clear error.
+        words in order, case-insensitive; `feedback=` a feedback key; `ended=` ended by
+        `end_conversation()` or idle longer than `idle_timeout`).
 
         Raises:
             ValueError: a filter that cannot be used (the message says which and why).
             convtrack.sinks.DatabaseError: the server cannot be reached.
         """
-        for name, value in (("feedback", feedback), ("ended", ended)):
-            if value is not None:
-                raise ValueError(f"{name}: the PostgreSQL store does not keep feedback yet")
         check_limit(limit)
+        idle_before = self._idle_before()
         found = filters(
             self._name,
             user_id=user_id,
@@ -235,9 +244,12 @@ class PostgresSink:
             text=text,
             status=status,
             before=before,
+            feedback=feedback,
+            ended=ended,
+            idle_before=idle_before,
         )
         statement = sql.SQL("SELECT {} FROM {}.conversations AS c").format(
-            sql.SQL(_SUMMARY_SELECT),
+            sql.SQL(_SUMMARY_SELECT).format(self._name),
             self._name,
         )
         if found.where:
@@ -249,30 +261,56 @@ class PostgresSink:
             params.append(limit)
         with self._reading() as conn:
             rows = conn.execute(statement, params).fetchall()
-        return [summary_from_row(row) for row in rows]
+        return [summary_from_row(row, idle_before) for row in rows]
 
     def conversation(self, conversation_id: str) -> ConversationSummary | None:
         """One conversation's summary (None when the store holds nothing of it)."""
         statement = sql.SQL(
             "SELECT {} FROM {}.conversations AS c WHERE c.conversation_id = %s"
-        ).format(sql.SQL(_SUMMARY_SELECT), self._name)
+        ).format(sql.SQL(_SUMMARY_SELECT).format(self._name), self._name)
         with self._reading() as conn:
             row = conn.execute(statement, (conversation_id.replace("\x00", "\ufffd"),)).fetchone()
-        return None if row is None else summary_from_row(row)
+        return None if row is None else summary_from_row(row, self._idle_before())
+
+    def _idle_before(self) -> int:
+        """Now less `idle_timeout`, in microseconds: last active before it counts as ended."""
+        return micros(datetime.now(timezone.utc)) - int(self.idle_timeout * 1_000_000)
 
     def feedback(
         self, conversation_id: str | None = None, *, run_id: str | None = None
-    ) -> list[Any]:
-        """Feedback on a conversation or run: none (this store does not keep feedback yet)."""
-        return []
+    ) -> list[Feedback]:
+        """The feedback on a conversation (including on its runs), or on one run (with
+        `run_id`), oldest first.
+
+        Raises:
+            ValueError: neither given, or one that is not a string.
+        """
+        with self._reading() as conn:
+            return read_feedback(conn, self._name, conversation_id, run_id)
+
+    def search_runs(self, limit: int | None = 50, **filters: Any) -> list[Run]:
+        """Runs, the most recently started first (`oldest_first=True`: the first first);
+        the filters of `convtrack.SQLiteSink.search_runs`.
+
+        Raises:
+            ValueError: a filter that cannot be used (the message says which and why).
+            convtrack.sinks.DatabaseError: the server cannot be reached.
+        """
+        with self._reading() as conn:
+            return search_runs(conn, self._name, limit, **filters)
 
     def run(self, run_id: str) -> Run | None:
-        """One run by its id (None when the store does not hold it)."""
+        """One run by its id (None when the store does not hold it).
+
+        Raises:
+            ValueError: an id that is not a string or is too long.
+        """
         statement = sql.SQL("SELECT {} FROM {}.runs WHERE run_id = %s").format(
             sql.SQL(RUN_COLUMNS), self._name
         )
+        wanted = checked_run_id(run_id)
         with self._reading() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(statement, (run_id.replace("\x00", "\ufffd"),)).fetchone()
+            row = cur.execute(statement, (wanted,)).fetchone()
         return None if row is None else run_from_row(row)
 
     def runs(self, conversation_id: str | None = None) -> list[Run]:

@@ -3,16 +3,19 @@
 One transaction per batch. It first takes an advisory lock per conversation of the batch
 (sorted: no deadlock), so two processes writing runs of one conversation take turns and
 each sees what the other committed (an LLM run and its parent LLM run, written by two
-processes, still count as one call). The runs are copied into a staging table and inserted
-with `ON CONFLICT (run_id) DO NOTHING`: a run already stored is not counted again. Each
-conversation's new totals are then added to its row by one `INSERT ... ON CONFLICT DO
-UPDATE` whose SET adds, never a value read into Python and written back.
+processes, still count as one call). The runs are copied (`COPY`) into a temporary staging
+table and inserted with `ON CONFLICT (run_id) DO NOTHING`: a run already stored is not
+counted again. What the new runs add to each conversation (counts, tokens, cost, previews,
+tools, metadata) is copied into a second staging table, one row per conversation, and added
+to the stored rows by one `INSERT ... SELECT ... ON CONFLICT DO UPDATE` whose SET adds and
+merges, never a value read into Python and written back; their search text goes in by a
+third.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -22,13 +25,13 @@ from convtrack import Run, RunKind
 from convtrack.sinks import (
     ConversationTotals,
     RunFacts,
-    cost_nanos,
     facts_of,
     run_row,
-    tokens_of,
 )
 
+from ._nested import Child, parents_of, stored_children, take_back_nested
 from ._schema import lock_key
+from ._values import Conn, json_text, text
 
 RUN_COLUMNS = (  # the order of convtrack.sinks.run_row
     "run_id, parent_run_id, root_run_id, conversation_id, user_id, agent_id, kind, name,"
@@ -36,8 +39,14 @@ RUN_COLUMNS = (  # the order of convtrack.sinks.run_row
     " metadata"
 )
 _DOCUMENT_CHARS = 100_000  # of one full-text document (a tsvector holds at most 1 MB)
-_STAGING = sql.Identifier("convtrack_staging")
-_NUL = "\x00"  # PostgreSQL text cannot hold it: stored as U+FFFD
+_STAGING = sql.Identifier("convtrack_staging")  # temporary tables: this session's rows
+_STAGED_CONVERSATIONS = sql.Identifier("convtrack_staged_conversations")
+_STAGED_TEXT = sql.Identifier("convtrack_staged_text")
+_CONVERSATION_COLUMNS = (
+    "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
+    " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
+    " first_input_key, last_output, last_output_key, tools, metadata, ended_at, pairs"
+)
 
 _UPSERT = """
 INSERT INTO {s}.conversations AS c (
@@ -45,20 +54,14 @@ INSERT INTO {s}.conversations AS c (
     error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,
     first_input_key, last_output, last_output_key, tools, metadata, ended_at, pairs
 )
-SELECT u.c1, u.c2, u.c3, u.c4, u.c5, u.c6, u.c7, u.c8, u.c9, u.c10, u.c11, u.c12, u.c13,
-    u.c14, u.c15, u.c16, u.c17, u.c18::jsonb, u.c19::jsonb, u.c20, u.c21::jsonb
-FROM unnest(
-    %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-    %s::boolean[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],
-    %s::text[]
-) AS u (c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19,
-    c20, c21)
+SELECT {columns} FROM {staged} ORDER BY conversation_id
 ON CONFLICT (conversation_id) DO UPDATE SET
     user_id = GREATEST(c.user_id, EXCLUDED.user_id),
     agent_id = GREATEST(c.agent_id, EXCLUDED.agent_id),
-    first_at = LEAST(c.first_at, EXCLUDED.first_at),
-    last_at = GREATEST(c.last_at, EXCLUDED.last_at),
+    first_at = CASE WHEN c.run_count = 0 THEN EXCLUDED.first_at
+        ELSE LEAST(c.first_at, EXCLUDED.first_at) END,
+    last_at = CASE WHEN c.run_count = 0 THEN EXCLUDED.last_at
+        ELSE GREATEST(c.last_at, EXCLUDED.last_at) END,
     run_count = c.run_count + EXCLUDED.run_count,
     llm_count = c.llm_count + EXCLUDED.llm_count,
     inferred = c.inferred OR EXCLUDED.inferred,
@@ -91,33 +94,6 @@ ON CONFLICT (conversation_id) DO UPDATE SET
         SELECT jsonb_agg(DISTINCT p) FROM jsonb_array_elements(c.pairs || EXCLUDED.pairs) AS p
     ) END
 """
-
-
-def text(value: Any) -> Any:
-    """A value as PostgreSQL can hold it (a NUL character in a string becomes U+FFFD)."""
-    if isinstance(value, str) and _NUL in value:
-        return value.replace(_NUL, "\ufffd")
-    return value
-
-
-def _json_text(encoded: str) -> str:
-    """JSON text as `jsonb` can hold it (no `\\u0000` escapes in its strings)."""
-    if "\\u0000" not in encoded:
-        return encoded
-    return json.dumps(_without_nul(json.loads(encoded)), ensure_ascii=False)
-
-
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return text(value)
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    if isinstance(value, dict):
-        return {text(k): _without_nul(v) for k, v in value.items()}
-    return value
-
-
-Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 def write(conn: Conn, schema: sql.Identifier, runs: Sequence[Run]) -> int:
@@ -155,17 +131,13 @@ def _write(
     conn: Conn, schema: sql.Identifier, unique: dict[str, Run], rows: dict[str, tuple[Any, ...]]
 ) -> int:
     with conn.transaction():
-        lock_conversations(conn, [r.conversation_id for r in unique.values() if r.conversation_id])
-        conn.execute(
-            sql.SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}.runs) ON COMMIT DELETE ROWS"
-            ).format(_STAGING, schema)
-        )
+        ids = {r.conversation_id for r in unique.values() if r.conversation_id is not None}
+        lock_conversations(conn, list(ids))
+        conn.execute(_CREATE_STAGING.format(s=schema))
         columns = sql.SQL(RUN_COLUMNS)
+        _stage(conn, _STAGING, RUN_COLUMNS, rows.values())
+        children = stored_children(conn, schema, unique.values())
         with conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(_STAGING, columns)) as copy:
-                for row in rows.values():
-                    copy.write_row(row)
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {s}.runs ({c}) SELECT {c} FROM {t} ORDER BY run_id"
@@ -174,18 +146,39 @@ def _write(
             )
             inserted = {r[0] for r in cur.fetchall()}
         new = [(run, rows[run_id]) for run_id, run in unique.items() if rows[run_id][0] in inserted]
-        _update(conn, schema, new)
+        _update(conn, schema, new, children)
     return len(new)
 
 
-def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, ...]]]) -> None:
+_CREATE_STAGING = sql.SQL(
+    "CREATE TEMP TABLE IF NOT EXISTS convtrack_staging (LIKE {s}.runs) ON COMMIT DELETE ROWS;"
+    " CREATE TEMP TABLE IF NOT EXISTS convtrack_staged_conversations (LIKE {s}.conversations)"
+    " ON COMMIT DELETE ROWS; CREATE TEMP TABLE IF NOT EXISTS convtrack_staged_text"
+    ' (conversation_id text COLLATE "C", body text) ON COMMIT DELETE ROWS'
+)
+
+
+def _stage(conn: Conn, table: sql.Identifier, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Copy rows into one of the transaction's staging tables (`COPY`: no SQL per row)."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(columns))
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _update(
+    conn: Conn,
+    schema: sql.Identifier,
+    new: list[tuple[Run, tuple[Any, ...]]],
+    children: list[Child],
+) -> None:
     """Add the new runs to their conversations' rows, metadata pairs and search text."""
     mine = [(run, row) for run, row in new if run.conversation_id is not None]
     if not mine:
         return
     runs = [run for run, _ in mine]
     facts = {run.run_id: facts_of(run) for run in runs}
-    parents = _parents(conn, schema, runs)
+    parents = parents_of(conn, schema, runs)
     totals: dict[str, ConversationTotals] = {}
     pairs: dict[str, set[tuple[str, str]]] = {}
     for run, row in mine:
@@ -194,28 +187,32 @@ def _update(conn: Conn, schema: sql.Identifier, new: list[tuple[Run, tuple[Any, 
         delta = totals.get(cid)
         if delta is None:
             delta = totals[cid] = ConversationTotals(cid, times[0], times[1])
-        parent = parents.get(text(run.parent_run_id) or "")
-        nested = parent is not None and parent[0] == cid and run.kind is RunKind.LLM
+        parent = None  # the stored LLM run this LLM run is nested in (the same call)
+        if run.kind is RunKind.LLM and run.parent_run_id is not None:
+            parent = parents.get(text(run.parent_run_id))
+        nested = parent is not None and parent[0] == cid
         said = facts[run.run_id]
         delta.add(run, times, said, nested, nested and parent is not None and parent[1])
-        pairs.setdefault(cid, set()).update((text(k), text(v)) for k, v in said.pairs)
-    _take_back_nested(conn, schema, runs, facts, totals)
-    upsert = sql.SQL(_UPSERT).format(s=schema)
-    params = []  # one row per conversation, sent as one array per column (one statement)
-    for cid in sorted(totals):
-        row = totals[cid].row()
-        params.append(
+        if said.pairs:  # NUL characters in them: made U+FFFD with the JSON below
+            pairs.setdefault(cid, set()).update(said.pairs)
+    take_back_nested(children, runs, facts, totals)
+    staged = []  # one row per conversation, copied, then added by one upsert
+    for cid, delta in totals.items():
+        row = delta.row()
+        staged.append(
             (
                 *(text(v) for v in row[:7]),
                 bool(row[7]),
                 *(text(v) for v in row[8:17]),
-                _json_text(row[17]),
-                _json_text(row[18]),
+                json_text(row[17]),
+                json_text(row[18]),
                 row[19],
-                json.dumps(sorted(pairs[cid]), ensure_ascii=False),
+                json_text(json.dumps(sorted(pairs.get(cid, ())), ensure_ascii=False)),
             )
         )
-    conn.execute(upsert, [list(column) for column in zip(*params, strict=True)])
+    _stage(conn, _STAGED_CONVERSATIONS, _CONVERSATION_COLUMNS, staged)
+    columns = sql.SQL(_CONVERSATION_COLUMNS)
+    conn.execute(sql.SQL(_UPSERT).format(s=schema, columns=columns, staged=_STAGED_CONVERSATIONS))
     _index_text(conn, schema, runs, facts)
 
 
@@ -227,77 +224,23 @@ def _index_text(
     texts: dict[str, list[str]] = {}
     for run in runs:
         said = facts[run.run_id].text
-        if said:
-            texts.setdefault(text(run.conversation_id), []).append(text(said))
+        if said and run.conversation_id is not None:
+            texts.setdefault(run.conversation_id, []).append(said)
     for cid, parts in sorted(texts.items()):
         body: list[str] = []
         size = 0
         for part in parts:
             if body and size + len(part) > _DOCUMENT_CHARS:
-                documents.append((cid, "\n\n".join(body)))
+                documents.append((text(cid), text("\n\n".join(body))))
                 body, size = [], 0
             body.append(part)
             size += len(part) + 2
-        documents.append((cid, "\n\n".join(body)))
+        documents.append((text(cid), text("\n\n".join(body))))
     if documents:
+        _stage(conn, _STAGED_TEXT, "conversation_id, body", documents)
         conn.execute(
             sql.SQL(
                 "INSERT INTO {}.search_documents (conversation_id, body)"
-                " SELECT u.c, to_tsvector('simple', u.b) FROM unnest(%s::text[], %s::text[])"
-                " AS u (c, b)"
-            ).format(schema),
-            [[cid for cid, _ in documents], [body for _, body in documents]],
+                " SELECT conversation_id, to_tsvector('simple', body) FROM {}"
+            ).format(schema, _STAGED_TEXT)
         )
-
-
-def _parents(
-    conn: Conn, schema: sql.Identifier, runs: Sequence[Run]
-) -> dict[str, tuple[str, bool]]:
-    """The stored LLM parents of the LLM runs: their conversation, and whether they reported
-    tokens."""
-    wanted = sorted(
-        {text(r.parent_run_id) for r in runs if r.kind is RunKind.LLM and r.parent_run_id}
-    )
-    if not wanted:
-        return {}
-    found = conn.execute(
-        sql.SQL(
-            "SELECT run_id, conversation_id, usage FROM {}.runs"
-            " WHERE run_id = ANY(%s) AND kind = 'llm'"
-        ).format(schema),
-        (wanted,),
-    ).fetchall()
-    return {run_id: (cid, tokens_of(_loads(usage)) is not None) for run_id, cid, usage in found}
-
-
-def _take_back_nested(
-    conn: Conn,
-    schema: sql.Identifier,
-    runs: Sequence[Run],
-    facts: dict[str, RunFacts],
-    totals: dict[str, ConversationTotals],
-) -> None:
-    """LLM runs stored before whose parent LLM run is new: the same call, counted once."""
-    llm = {text(r.run_id): r for r in runs if r.kind is RunKind.LLM}
-    if not llm:
-        return
-    found = conn.execute(
-        sql.SQL(
-            "SELECT conversation_id, parent_run_id, usage, model, source FROM {}.runs"
-            " WHERE parent_run_id = ANY(%s) AND kind = 'llm' AND run_id <> ALL(%s)"
-        ).format(schema),
-        (sorted(llm), [text(r.run_id) for r in runs]),
-    ).fetchall()
-    for conversation_id, parent_id, usage, model, source in found:
-        parent = llm[parent_id]
-        if conversation_id != text(parent.conversation_id):
-            continue
-        delta = totals[conversation_id]
-        delta.llm_count -= 1
-        if facts[parent.run_id].tokens is not None:  # the outer run's tokens count instead
-            tokens = tokens_of(_loads(usage))
-            delta.count_call(tokens, cost_nanos(model, source, tokens), -1)
-
-
-def _loads(encoded: str | None) -> Any:
-    return None if encoded is None else json.loads(encoded)

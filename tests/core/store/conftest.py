@@ -39,7 +39,7 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
         if url:
             from convtrack_postgres import PostgresSink
 
-            sink: Any = PostgresSink(url, schema=fresh_schema())
+            sink: Any = PostgresSink(url, schema=fresh_schema(), idle_timeout=NEVER_IDLE)
         else:
             sink = SQLiteSink(tmp_path / f"store-{len(opened)}.db", idle_timeout=NEVER_IDLE)
         opened.append(sink)

@@ -35,8 +35,8 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 
 @pytest.fixture
 def pg_store(postgres_url: str) -> Iterator[PostgresSink]:
-    """An empty store in a schema of its own."""
-    sink = PostgresSink(postgres_url, schema=fresh_schema())
+    """An empty store in a schema of its own (the test runs of 2026-03-01 never idle out)."""
+    sink = PostgresSink(postgres_url, schema=fresh_schema(), idle_timeout=100 * 365 * 86400.0)
     try:
         yield sink
     finally:

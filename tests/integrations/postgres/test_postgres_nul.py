@@ -35,3 +35,13 @@ def test_runs_with_nul_characters_are_stored(pg_store: PostgresSink) -> None:
         "c\ufffdnul"
     ]
     assert [r.run_id for r in pg_store.runs("c\x00nul")] == ["r\ufffd1", "r2"]
+
+
+def test_nul_only_in_message_text_and_metadata(pg_store: PostgresSink) -> None:
+    """Clean ids, but NUL in a message and a metadata value: stored in one go, the summary,
+    metadata filter and text search see U+FFFD."""
+    pg_store.export([chat("r1", "clean", "find x\x00y", "ok", metadata={"m": "n\x00"})])
+    (found,) = pg_store.conversations()
+    assert (found.first_input, found.metadata) == ("find x\ufffdy", {"m": "n\ufffd"})
+    assert [s.conversation_id for s in pg_store.conversations(metadata={"m": "n\x00"})] == ["clean"]
+    assert [s.conversation_id for s in pg_store.conversations(text="find")] == ["clean"]

@@ -3,6 +3,7 @@ URL, a refused connection or wrong credentials are one clear line; the schema is
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from starlette.testclient import TestClient
 
 import convtrack as ct
 from convtrack import SQLiteSink
+from convtrack import _config as ct_config
 from convtrack.sinks import DatabaseError, open_store
 
 
@@ -185,3 +187,37 @@ def test_cli_show_export_and_prune_on_postgres(pg_store: PostgresSink) -> None:
     call("prune", "--older-than", "30d", "--vacuum")  # the runs are of 2026-03-01
     assert pg_store.count() == 0
     assert pg_store.conversations() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("refused", "Connection refused"),
+        ("wrong password", "password authentication failed"),
+    ],
+)
+def test_configure_with_an_unusable_url_logs_one_line(
+    postgres_server: PostgresServer, kind: str, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """configure(sinks=["postgresql://..."]) with a refused connection or wrong credentials
+    does not stop the app: one warning line names the server and the cause (no traceback, no
+    password), and the app's code runs on."""
+    url = {
+        "refused": f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/db",
+        "wrong password": postgres_server.dsn("convtrack_test", password="hunter2"),
+    }[kind]
+    with caplog.at_level(logging.WARNING, logger="convtrack"):
+        ct.configure([url], grouping=False)
+        [sink] = ct_config.current.sinks  # type: ignore[union-attr]
+        assert sink.checked is not None
+        sink.checked.join(10)
+        with ct.conversation("still-runs"), ct.trace("step"):
+            pass
+    ct.shutdown()
+    [line] = [r for r in caplog.records if "cannot open PostgreSQL" in r.getMessage()]
+    text = line.getMessage()
+    assert text.startswith("convtrack: cannot open PostgreSQL at 127.0.0.1:")
+    assert message in text
+    assert "\n" not in text
+    assert "hunter2" not in text
+    assert line.exc_info is None

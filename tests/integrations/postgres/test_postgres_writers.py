@@ -13,7 +13,7 @@ from pg_support import fresh_schema
 from convtrack import Run, RunKind
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "core" / "store"))
-from store_support import chat, run
+from store_support import NEVER_IDLE, chat, run
 
 from convtrack.sinks._summary import summaries
 
@@ -72,7 +72,7 @@ def test_four_processes_writing_the_same_conversations(postgres_url: str) -> Non
     for writer in writers:
         writer.join(90)
     assert [w.exitcode for w in writers] == [0] * WRITERS
-    sink = PostgresSink(postgres_url, schema=schema)
+    sink = PostgresSink(postgres_url, schema=schema, idle_timeout=NEVER_IDLE)
     assert sink.count() == len(runs)
     assert sink.conversations(None) == summaries(runs)
     sink.close()
