@@ -77,7 +77,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
                 ).fetchall()
                 if not rows:
                     break
-                stored = [Stored(r[0], _run(r), r["started_at"], r["ended_at"]) for r in rows]
+                stored: list[Stored] = [(_run(r), r["started_at"], r["ended_at"]) for r in rows]
                 update(conn, stored, last, search)
                 last = rows[-1][0]
         _schema.complete(conn)

@@ -132,6 +132,27 @@ def _said(run: Run) -> tuple[str | None, str | None, list[str]]:
 
 def facts_of(run: Run) -> RunFacts:
     """What `run` adds to its conversation's summary and search index (never raises)."""
+    return _facts(run, _pairs(run.metadata) if run.metadata else ())
+
+
+def facts_of_runs(runs: Sequence[Run]) -> list[RunFacts]:
+    """`facts_of` each run, reading each metadata object once (the runs of a conversation
+    mostly share one: a write batch reads it once, not per run; bench_store.py)."""
+    pairs: dict[int, tuple[tuple[str, str], ...]] = {}
+    found = []
+    for run in runs:
+        metadata = run.metadata
+        if metadata:
+            held = pairs.get(id(metadata))  # the runs hold their metadata: ids stay unique
+            if held is None:
+                held = pairs[id(metadata)] = _pairs(metadata)
+            found.append(_facts(run, held))
+        else:
+            found.append(_facts(run, ()))
+    return found
+
+
+def _facts(run: Run, pairs: tuple[tuple[str, str], ...]) -> RunFacts:
     tokens = tokens_of(run.usage) if run.usage else None
     user = answer = cost = None
     said: list[str] = []
@@ -144,7 +165,6 @@ def facts_of(run: Run) -> RunFacts:
     except Exception as exc:  # odd data: the run is stored all the same, without previews
         report("reading a run's messages for its conversation's summary", exc)
     text = "\n".join(s for s in said if s)[:SEARCH_CHARS]
-    pairs = _pairs(run.metadata) if run.metadata else ()
     return RunFacts(tokens, cost, preview(user), preview(answer), text, pairs)
 
 
