@@ -59,32 +59,35 @@ def update(conn: sqlite3.Connection, new: Sequence[Stored], base: int, search: b
     groups: dict[str, list[NewRun]] = {}  # the new runs of each conversation
     llm: dict[str, _Call] = {}
     facts = facts_of_runs([run for run, _, _ in mine])
+    indexed: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}  # metadata pairs, once
     for (run, start, end), said in zip(mine, facts, strict=True):
-        group = groups.get(run.conversation_id)  # type: ignore[arg-type]
+        cid: str = run.conversation_id  # type: ignore[assignment]
+        group = groups.get(cid)
         if group is None:
-            group = groups[run.conversation_id] = []  # type: ignore[index]
+            group = groups[cid] = []
         if run.kind is _LLM:
             llm[run.run_id] = (run, said, group, len(group))
         group.append((run, start, end, said, False, False))
+        if said.pairs:  # (the runs of a conversation mostly share theirs)
+            indexed[cid, id(said.pairs)] = said.pairs
     parents = _parents(conn, llm, base)
     for run, _, group, index in llm.values():  # an LLM run inside an LLM run: one call
         parent = parents.get(run.parent_run_id or "")
         if parent is not None and parent[0] == run.conversation_id:
             group[index] = (*group[index][:4], True, parent[1])
     totals: dict[str, Totals] = {}
-    pairs: set[tuple[str, str, str]] = set()
     for cid, group in groups.items():
         delta = totals[cid] = Totals(cid, group[0][1], group[0][2])
         delta.add_runs(group)
-        for each in {id(said.pairs): said.pairs for *_, said, _, _ in group if said.pairs}.values():
-            pairs.update((key, value, cid) for key, value in each)
     _take_back_nested(conn, llm, base, totals)
     _store(conn, totals)
-    if pairs:
+    if indexed:
         conn.executemany(
             "INSERT OR IGNORE INTO conversation_metadata (key, value, conversation_id)"
             " VALUES (?, ?, ?)",
-            sorted(pairs),
+            sorted(
+                {(key, value, cid) for (cid, _), each in indexed.items() for key, value in each}
+            ),
         )
     if search:
         _index_text(conn, groups)
