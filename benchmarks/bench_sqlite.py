@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 import convtrack as ct
-from convtrack import _handle
+from convtrack import _start
 
 RUNS = 100_000
 BATCH = 2048
 
 
 def emit(n: int) -> None:
-    start_run, kind = _handle.start_run, ct.RunKind.LLM
+    start_run, kind = _start.start_run, ct.RunKind.LLM
     with ct.conversation("throughput", user_id="bench-user"):
         for i in range(n):
             run = start_run(kind, "chat", source="bench", inputs={"q": "hello"}, model="m")

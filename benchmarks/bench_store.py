@@ -8,7 +8,8 @@ Goals (issue 17), every figure measured in this run:
   path, replayed here as one `INSERT OR REPLACE` per run), and >= 30,000 runs/s.
 Each store is filled through `SQLiteSink.export` in batches of 2,048 (10 runs per
 conversation: one chain holding LLM calls and a tool call). Queries are medians of 7 rounds.
-Run: `.venv/bin/python benchmarks/bench_store.py` (`--small`: 10k and 100k runs, quicker).
+Run: `.venv/bin/python benchmarks/bench_store.py` (`--small`: 10k and 100k runs, quicker;
+`--writes`: the write rates only).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from convtrack import Run, RunKind, SQLiteSink
 from convtrack.sinks._prices import prices_available
 from convtrack.sinks._rows import COLUMNS as _COLUMNS
 from convtrack.sinks._rows import row_of as _row
+from convtrack.sinks._schema import RUNS as RUNS_ONLY
 
 BATCH = 2048
 RUNS_PER_CONVERSATION = 10
@@ -115,12 +117,14 @@ def batches(conversations: int, first: int = 0) -> Iterator[list[Run]]:
 
 def fill(path: Path, plain_path: Path, conversations: int) -> tuple[float, float]:
     """Fill a store through `SQLiteSink.export`, and another through the runs-only insert
-    (the previous write path: `INSERT OR REPLACE` of the run rows, one transaction a batch),
+    (the previous write path: `INSERT OR REPLACE` of the run rows into a version-1 store, as
+    convtrack 0.1 opened it, one transaction a batch),
     batch by batch in turn so that the machine's load weighs on both alike; runs per second."""
     sink = SQLiteSink(path)
-    SQLiteSink(plain_path).close()
     conn = sqlite3.connect(plain_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")  # as convtrack 0.1 opened its store
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(RUNS_ONLY)  # its schema (version 1): the runs and two indexes
     insert = f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 19)})"
     written, summarised, plain = 0, 0.0, 0.0
     for batch in batches(conversations):
@@ -230,6 +234,7 @@ def live_api(path: Path, conversations: int, seconds: float = 6.0) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="10k and 100k runs (quicker)")
+    parser.add_argument("--writes", action="store_true", help="the write rates only")
     args = parser.parse_args()
     sizes = (1_000, 10_000) if args.small else (10_000, 100_000)  # conversations
     prices_available()  # import the price tables before any timing (half a second)
@@ -238,19 +243,21 @@ def main() -> None:
         for size in sizes:
             path = Path(tmp) / f"store-{size}.db"
             summarised, plain = fill(path, Path(tmp) / f"plain-{size}.db", size)
-            results[size] = (summarised, plain, queries(path, size))
+            results[size] = (summarised, plain, {} if args.writes else queries(path, size))
             print(
                 f"{size * RUNS_PER_CONVERSATION:>9,} runs: write with summaries {summarised:,.0f}"
                 f" runs/s, runs only {plain:,.0f} runs/s, ratio {summarised / plain:.2f}x"
                 f" (goal >= 0.6x and >= 30,000 runs/s); file {path.stat().st_size / 2**20:,.0f} MiB"
             )
-            if size == sizes[-1]:
+            if size == sizes[-1] and not args.writes:
                 median, p95, fresher = live_api(path, size)
                 print(
                     f"viewer /api/conversations?limit=50 while another process writes 1,000"
                     f" runs/s: median {median:.1f} ms, p95 {p95:.1f} ms; {fresher} answers showed"
                     " newer conversations"
                 )
+    if args.writes:
+        return
     small, large = sizes
     small_q, large_q = results[small][2], results[large][2]
     scan = large_q["GROUP BY scan"]

@@ -28,16 +28,16 @@ from ._totals import COLUMNS as _SUMMARY_COLUMNS
 from ._upkeep import Stored, update
 
 SCHEMA_VERSION = _schema.SCHEMA_VERSION
-_INSERT = f"INSERT OR IGNORE INTO runs (rowid, {_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+_INSERT = f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 __all__ = ["DatabaseError", "SQLiteSink"]
 
 _CACHE_KIB = 65536  # page cache of a connection, at most (SQLite's default: 2 MiB)
 FEEDBACK_COUNT = "(SELECT COUNT(*) FROM feedback AS f WHERE f.conversation_id = c.conversation_id)"
 
 
-def _stored(rowid: int, run: Run) -> Stored:
+def _stored(run: Run) -> Stored:
     start_ns, end_ns = times_ns(run)
-    return Stored(rowid, run, start_ns // 1000, end_ns // 1000)
+    return run, start_ns // 1000, end_ns // 1000
 
 
 class SQLiteSink:
@@ -115,14 +115,14 @@ class SQLiteSink:
             unique.setdefault(run.run_id, run)
         with self._transaction() as conn:
             base = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
-            new = [_stored(rowid, run) for rowid, run in enumerate(unique.values(), base + 1)]
+            new = [_stored(run) for run in unique.values()]
             before = conn.total_changes
-            conn.executemany(_INSERT, [(s.rowid, *_row(s.run, (s.start, s.end))) for s in new])
+            conn.executemany(_INSERT, [_row(run, (start, end)) for run, start, end in new])
             if conn.total_changes - before != len(new):  # some were stored already: skip them
                 kept = {
-                    r[0] for r in conn.execute("SELECT rowid FROM runs WHERE rowid > ?", (base,))
+                    r[0] for r in conn.execute("SELECT run_id FROM runs WHERE rowid > ?", (base,))
                 }
-                new = [stored for stored in new if stored.rowid in kept]
+                new = [stored for stored in new if stored[0].run_id in kept]
             update(conn, new, base, self._search)
 
     def export_events(self, events: Sequence[Event]) -> None:

@@ -125,10 +125,21 @@ def input_messages(inputs: Any) -> tuple[list[Any] | None, str | None]:
 
 def answer_text(outputs: Any) -> tuple[str, str]:
     """The role and text of an LLM run's answer (`output` for anything else)."""
-    if (type(outputs) is dict or isinstance(outputs, Mapping)) and (
-        "role" in outputs or "content" in outputs
-    ):
+    if _is_message(outputs):
         return role_of(outputs, default="assistant"), message_text(outputs)
+    return ("assistant" if isinstance(outputs, (str, list)) else "output"), answer_only(outputs)
+
+
+def answer_only(outputs: Any) -> str:
+    """The text of `answer_text`, its role not read (what the store indexes for each run)."""
+    if _is_message(outputs):
+        return message_text(outputs)
     if isinstance(outputs, (str, list)):
-        return "assistant", content_text(outputs)
-    return "output", as_text(outputs)
+        return content_text(outputs)
+    return as_text(outputs)
+
+
+def _is_message(outputs: Any) -> bool:
+    return (type(outputs) is dict or isinstance(outputs, Mapping)) and (
+        "role" in outputs or "content" in outputs
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,9 @@ COLUMNS = (
 )
 Key = tuple[int, str]  # (microseconds, run id): which run came first or last
 Said = tuple[Key, str]
+# A new run as `Totals.add_runs` counts it: (run, start, end in microseconds, its facts, an
+# LLM run inside an LLM run, its tokens and cost counted on its parent)
+NewRun = tuple[Run, int, int, RunFacts, bool, bool]
 
 
 @dataclass
@@ -129,36 +132,81 @@ class Totals:
             nested: it is an LLM run inside an LLM run (the same call).
             skip: its tokens and cost are its parent's (counted there).
         """
-        start, end = times
-        self.first_at = min(self.first_at, start)
-        self.last_at = max(self.last_at, end)
-        if run.user_id is not None:
-            self.user_id = _max(self.user_id, run.user_id)
-        if run.agent_id is not None:
-            self.agent_id = _max(self.agent_id, run.agent_id)
-        self.run_count += 1
-        if run.grouping in _INFERRED:
-            self.inferred = True
-        if run.status == "error":
-            self.error_count += 1
-        kind = run.kind
-        if kind is RunKind.LLM and not nested:
-            self.llm_count += 1
-        elif kind is RunKind.TOOL:
-            self.tools.add(run.name)
-        if not skip:
-            self.count_call(facts.tokens, facts.cost, 1)
-        if facts.first_input is not None:
-            self.first_input = _first(self.first_input, ((start, run.run_id), facts.first_input))
-        if facts.answer is not None:
-            self.last_output = _last(self.last_output, ((end, run.run_id), facts.answer))
-        if run.metadata:
-            key = (start, run.run_id)
-            known = self.metadata
-            for raw, value in run.metadata.items():
-                name = metadata_name(raw)
-                if name not in known or known[name][0] < key:
-                    known[name] = (key, value)
+        self.add_runs([(run, times[0], times[1], facts, nested, skip)])
+
+    def add_runs(self, runs: Sequence[NewRun]) -> None:
+        """Count new runs of this conversation, each as `add` would (in one pass: the store
+        adds a write batch's runs per conversation; bench_store.py).
+
+        Args:
+            runs: (run, start, end, facts, nested, skip) of each, as `add` takes them.
+        """
+        first_at, last_at = self.first_at, self.last_at
+        user_id, agent_id = self.user_id, self.agent_id
+        first_input, last_output = self.first_input, self.last_output
+        inferred, tools = self.inferred, self.tools
+        llm_count = error_count = input_tokens = output_tokens = cost = priced = 0
+        newest: dict[int, tuple[Key, Mapping[Any, Any]]] = {}  # metadata object -> its newest run
+        for run, start, end, facts, nested, skip in runs:
+            first_at = min(first_at, start)
+            last_at = max(last_at, end)
+            if run.user_id is not None and (user_id is None or run.user_id > user_id):
+                user_id = run.user_id
+            if run.agent_id is not None and (agent_id is None or run.agent_id > agent_id):
+                agent_id = run.agent_id
+            inferred = inferred or run.grouping in _INFERRED
+            error_count += run.status == "error"
+            kind = run.kind
+            if kind is RunKind.LLM:
+                if not nested:
+                    llm_count += 1
+            elif kind is RunKind.TOOL:
+                tools.add(run.name)
+            if not skip:
+                tokens, nanos = facts.tokens, facts.cost
+                if tokens is not None:
+                    input_tokens += tokens.input
+                    output_tokens += tokens.output
+                if nanos is not None:
+                    cost += nanos
+                    priced += 1
+            if facts.first_input is not None:
+                said = ((start, run.run_id), facts.first_input)
+                if first_input is None or said < first_input:
+                    first_input = said
+            if facts.answer is not None:
+                said = ((end, run.run_id), facts.answer)
+                if last_output is None or said > last_output:
+                    last_output = said
+            if run.metadata:  # runs of a conversation mostly share one metadata object
+                key, held = (start, run.run_id), newest.get(id(run.metadata))
+                if held is None or held[0] < key:
+                    newest[id(run.metadata)] = (key, run.metadata)
+        self.first_at, self.last_at = first_at, last_at
+        self.user_id, self.agent_id = user_id, agent_id
+        self.first_input, self.last_output = first_input, last_output
+        self.inferred = inferred
+        self.run_count += len(runs)
+        self.llm_count += llm_count
+        self.error_count += error_count
+        self.count_tokens(input_tokens, output_tokens, cost, priced)
+        for key, metadata in newest.values():
+            self.add_metadata(key, metadata)
+
+    def count_tokens(self, input_tokens: int, output_tokens: int, nanos: int, priced: int) -> None:
+        """Add tokens and the cost of `priced` calls (nano-dollars)."""
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cost_nanos += nanos
+        self.priced_count += priced
+
+    def add_metadata(self, key: Key, metadata: Mapping[Any, Any]) -> None:
+        """Merge a run's metadata: each name keeps the value of the newest run (`key`)."""
+        known = self.metadata
+        for raw, value in metadata.items():
+            name = metadata_name(raw)
+            if name not in known or known[name][0] < key:
+                known[name] = (key, value)
 
     def count_call(self, tokens: Any, nanos: int | None, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) one call's tokens and cost."""

@@ -11,25 +11,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._json import loads
 from .._runs import Run, RunKind
 from ._prices import cost_nanos
-from ._summary import RunFacts, facts_of
-from ._totals import COLUMNS, Totals
+from ._summary import RunFacts, facts_of_runs
+from ._totals import COLUMNS, NewRun, Totals
 from ._usage import tokens_of
 
 _CHUNK = 500  # host parameters per IN (...) list
+_LLM = RunKind.LLM
 
 
-class Stored(NamedTuple):
-    """A run just stored: its rowid, and its start and end in microseconds as stored."""
-
-    rowid: int
-    run: Run
-    start: int
-    end: int
+# A run just stored: the run, and its start and end in microseconds as stored.
+Stored = tuple[Run, int, int]
+# A new LLM run: the run, its facts, and where it is among its conversation's new runs.
+_Call = tuple[Run, RunFacts, list[NewRun], int]
 
 
 _UPSERT = f"INSERT OR REPLACE INTO conversations ({COLUMNS}) VALUES ({', '.join('?' * 20)})"
@@ -55,47 +53,53 @@ def update(conn: sqlite3.Connection, new: Sequence[Stored], base: int, search: b
         base: the highest rowid counted before this batch.
         search: whether to add their text to the full-text index.
     """
-    mine = [stored for stored in new if stored.run.conversation_id is not None]
+    mine = [stored for stored in new if stored[0].conversation_id is not None]
     if not mine:
         return
-    top = max(stored.rowid for stored in mine)
-    runs = [stored.run for stored in mine]
-    facts = {run.run_id: facts_of(run) for run in runs}
-    parents = _parents(conn, runs, top)
-    totals: dict[str, Totals] = {}
-    pairs: set[tuple[str, str, str]] = set()
-    for _, run, start, end in mine:
-        cid = run.conversation_id
-        assert cid is not None
-        times = (start, end)
-        delta = totals.get(cid)
-        if delta is None:
-            delta = totals[cid] = Totals(cid, times[0], times[1])
+    groups: dict[str, list[NewRun]] = {}  # the new runs of each conversation
+    llm: dict[str, _Call] = {}
+    facts = facts_of_runs([run for run, _, _ in mine])
+    indexed: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}  # metadata pairs, once
+    for (run, start, end), said in zip(mine, facts, strict=True):
+        cid: str = run.conversation_id  # type: ignore[assignment]
+        group = groups.get(cid)
+        if group is None:
+            group = groups[cid] = []
+        if run.kind is _LLM:
+            llm[run.run_id] = (run, said, group, len(group))
+        group.append((run, start, end, said, False, False))
+        if said.pairs:  # (the runs of a conversation mostly share theirs)
+            indexed[cid, id(said.pairs)] = said.pairs
+    parents = _parents(conn, llm, base)
+    for run, _, group, index in llm.values():  # an LLM run inside an LLM run: one call
         parent = parents.get(run.parent_run_id or "")
-        nested = parent is not None and parent[0] == cid and run.kind is RunKind.LLM
-        said = facts[run.run_id]
-        delta.add(run, times, said, nested, nested and parent is not None and parent[1])
-        for key, value in said.pairs:
-            pairs.add((key, value, cid))
-    _take_back_nested(conn, runs, facts, base, totals)
+        if parent is not None and parent[0] == run.conversation_id:
+            group[index] = (*group[index][:4], True, parent[1])
+    totals: dict[str, Totals] = {}
+    for cid, group in groups.items():
+        delta = totals[cid] = Totals(cid, group[0][1], group[0][2])
+        delta.add_runs(group)
+    _take_back_nested(conn, llm, base, totals)
     _store(conn, totals)
-    if pairs:
+    if indexed:
         conn.executemany(
             "INSERT OR IGNORE INTO conversation_metadata (key, value, conversation_id)"
             " VALUES (?, ?, ?)",
-            sorted(pairs),
+            sorted(
+                {(key, value, cid) for (cid, _), each in indexed.items() for key, value in each}
+            ),
         )
     if search:
-        _index_text(conn, runs, facts)
+        _index_text(conn, groups)
 
 
-def _index_text(conn: sqlite3.Connection, runs: Sequence[Run], facts: dict[str, RunFacts]) -> None:
+def _index_text(conn: sqlite3.Connection, groups: dict[str, list[NewRun]]) -> None:
     """Add the runs' text to the full-text index: one document per conversation."""
-    texts: dict[str, list[str]] = {}
-    for run in runs:
-        text = facts[run.run_id].text
+    texts = {}
+    for cid, group in groups.items():
+        text = "\n\n".join(said.text for _, _, _, said, _, _ in group if said.text)
         if text:
-            texts.setdefault(run.conversation_id or "", []).append(text)
+            texts[cid] = text
     if not texts:
         return
     first = conn.execute("SELECT COALESCE(MAX(document_id), 0) FROM search_documents").fetchone()[0]
@@ -105,24 +109,32 @@ def _index_text(conn: sqlite3.Connection, runs: Sequence[Run], facts: dict[str, 
     )
     conn.executemany(
         "INSERT INTO search_text (rowid, body) VALUES (?, ?)",
-        [(document, "\n\n".join(texts[cid])) for document, cid in documents],
+        [(document, texts[cid]) for document, cid in documents],
     )
 
 
 def _parents(
-    conn: sqlite3.Connection, runs: Sequence[Run], top: int
-) -> dict[str, tuple[str, bool]]:
-    """The LLM parents (stored at or below `top`) of the LLM runs: their conversation and
-    whether they reported tokens."""
-    wanted = sorted(
-        {r.parent_run_id for r in runs if r.kind is RunKind.LLM and r.parent_run_id is not None}
-    )
-    found: dict[str, tuple[str, bool]] = {}
-    for part in chunks(wanted):
+    conn: sqlite3.Connection, llm: dict[str, _Call], base: int
+) -> dict[str, tuple[str | None, bool]]:
+    """The LLM parents of the new LLM runs `llm` (new too, or stored at or below `base`): their
+    conversation and whether they reported tokens. A parent in the same batch is not looked
+    up (a chat model's run usually arrives with its SDK call's; bench_store.py)."""
+    found: dict[str, tuple[str | None, bool]] = {}
+    wanted = set()
+    for run, *_ in llm.values():
+        parent_id = run.parent_run_id
+        if parent_id is None:
+            continue
+        parent = llm.get(parent_id)
+        if parent is None:
+            wanted.add(parent_id)
+        else:
+            found[parent_id] = (parent[0].conversation_id, parent[1].tokens is not None)
+    for part in chunks(sorted(wanted)):
         for run_id, conversation_id, usage in conn.execute(
             "SELECT run_id, conversation_id, usage FROM runs"
             f" WHERE run_id IN ({_marks(len(part))}) AND kind = 'llm' AND rowid <= ?",
-            (*part, top),
+            (*part, base),
         ):
             found[run_id] = (conversation_id, tokens_of(loads(usage)) is not None)
     return found
@@ -130,13 +142,11 @@ def _parents(
 
 def _take_back_nested(
     conn: sqlite3.Connection,
-    runs: Sequence[Run],
-    facts: dict[str, RunFacts],
+    llm: dict[str, _Call],
     base: int,
     totals: dict[str, Totals],
 ) -> None:
     """LLM runs stored before whose parent LLM run is new: the same call, counted once."""
-    llm = {r.run_id: r for r in runs if r.kind is RunKind.LLM}
     for part in chunks(sorted(llm)):
         for conversation_id, parent_id, usage, model, source in conn.execute(
             "SELECT conversation_id, parent_run_id, usage, model, source FROM runs"
@@ -144,12 +154,12 @@ def _take_back_nested(
             " AND parent_run_id IS NOT NULL AND rowid <= ?",
             (*part, base),
         ):
-            parent = llm[parent_id]
+            parent, said, _, _ = llm[parent_id]
             if conversation_id != parent.conversation_id:
                 continue
             delta = totals[conversation_id]
             delta.llm_count -= 1
-            if facts[parent_id].tokens is not None:  # the outer run's tokens count instead
+            if said.tokens is not None:  # the outer run's tokens count instead
                 tokens = tokens_of(loads(usage))
                 delta.count_call(tokens, cost_nanos(model, source, tokens), -1)
 

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from store_support import NEVER_IDLE, chat, run
 
 from convtrack import Run, RunKind, SQLiteSink
+from convtrack._runs import times_ns
 from convtrack.sinks._prices import prices_available
-from convtrack.sinks._summary import summaries
+from convtrack.sinks._summary import facts_of, facts_of_runs, summaries
+from convtrack.sinks._totals import NewRun, Totals
 
 KINDS = [RunKind.LLM, RunKind.LLM, RunKind.TOOL, RunKind.CHAIN, RunKind.FUNCTION]
 USAGES = [
@@ -25,6 +27,8 @@ USAGES = [
     {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 100},
 ]
 MODELS = [None, "gpt-4o-mini", "claude-3-5-haiku-latest", "no-such-model"]
+# Metadata objects that runs share (as runs of one `conversation()` scope do), or copy.
+METADATA = [{}, {"customer": "c-1"}, {"customer": "c-2", "n": 5}, {"n": 6, 7: "seven"}]
 
 
 @st.composite
@@ -50,11 +54,11 @@ def run_streams(draw: st.DrawFn) -> tuple[list[Run], list[list[Run]]]:
             "usage": draw(st.sampled_from(USAGES)),
             "model": draw(st.sampled_from(MODELS)),
             "source": draw(st.sampled_from(["openai", "anthropic", "langchain"])),
-            "metadata": draw(
-                st.sampled_from([{}, {"customer": "c-1"}, {"customer": "c-2", "n": 5}])
-            ),
+            "metadata": draw(st.sampled_from(METADATA)),
             "name": draw(st.sampled_from(["search", "lookup", "chat"])),
         }
+        if draw(st.booleans()):  # an equal copy, not the object other runs share
+            fields["metadata"] = dict(fields["metadata"])
         if draw(st.booleans()):
             runs.append(chat(f"r{i}", cid, f"question {i}", f"answer {i}", **fields))
         else:
@@ -86,6 +90,37 @@ def test_rows_equal_recomputation(
         assert sink.count() == len(runs)
     finally:
         sink.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=run_streams())
+def test_a_batch_counted_at_once_equals_counting_run_by_run(
+    stream: tuple[list[Run], list[list[Run]]],
+) -> None:
+    """`Totals.add_runs` (a write batch's runs of a conversation at once, metadata read once
+    per object) gives the totals of `Totals.add` run by run; `facts_of_runs` those of
+    `facts_of`."""
+    runs, _ = stream
+    facts = facts_of_runs(runs)
+    assert facts == [facts_of(run) for run in runs]
+    llm = {r.run_id: said for r, said in zip(runs, facts, strict=True) if r.kind is RunKind.LLM}
+    by_id = {r.run_id: r for r in runs}
+    one: dict[str | None, Totals] = {}
+    groups: dict[str | None, list[NewRun]] = {}
+    for each, said in zip(runs, facts, strict=True):
+        start_ns, end_ns = times_ns(each)
+        parent = each.parent_run_id or ""
+        nested = each.kind is RunKind.LLM and parent in llm
+        nested = nested and by_id[parent].conversation_id == each.conversation_id
+        skip = nested and llm[parent].tokens is not None
+        times = (start_ns // 1000, end_ns // 1000)
+        cid = each.conversation_id
+        one.setdefault(cid, Totals(cid or "", *times)).add(each, times, said, nested, skip)
+        groups.setdefault(cid, []).append((each, *times, said, nested, skip))
+    for cid, group in groups.items():
+        many = Totals(cid or "", group[0][1], group[0][2])
+        many.add_runs(group)
+        assert many == one[cid]
 
 
 def test_nested_llm_call_counted_once_whichever_arrives_first(
