@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ._base import Sink
 from ._dataset import export_conversations
+from ._feedback import feedback_filter
+from ._feedback import feedback_of as feedback_from_row
 from ._jsonl import JSONLSink
 from ._memory import MemorySink
 from ._open import open_store
@@ -20,9 +22,10 @@ from ._rows import next_cursor
 from ._rows import row_of as run_row
 from ._rows import run_of as run_from_row
 from ._rows import summary_of as summary_from_row
-from ._run_search import decode_run_cursor, next_run_cursor
+from ._run_search import SearchDialect, next_run_cursor, run_filters
 from ._sqlite import DatabaseError, SQLiteSink
 from ._summary import ConversationSummary, RunFacts, facts_of, order_key
+from ._times import idle_seconds
 from ._totals import Totals as ConversationTotals
 from ._usage import Tokens, tokens_of
 
@@ -34,20 +37,24 @@ __all__ = [
     "MemorySink",
     "RunFacts",
     "SQLiteSink",
+    "SearchDialect",
     "Sink",
     "Tokens",
     "check_status",
     "cost_nanos",
     "decode_cursor",
-    "decode_run_cursor",
     "export_conversations",
     "facts_of",
+    "feedback_filter",
+    "feedback_from_row",
     "id_filter",
+    "idle_seconds",
     "metadata_pairs",
     "next_cursor",
     "next_run_cursor",
     "open_store",
     "order_key",
+    "run_filters",
     "run_from_row",
     "run_row",
     "summary_from_row",

@@ -67,6 +67,23 @@ def _write_end(conn: sqlite3.Connection, end: ConversationEnd) -> None:
         conn.execute("UPDATE conversations SET ended_at = ? WHERE conversation_id = ?", (when, cid))
 
 
+def feedback_filter(conversation_id: Any, run_id: Any) -> list[tuple[str, str]]:
+    """The (column, id) pairs a `feedback()` call asks for: a conversation's, a run's, or both.
+
+    Raises:
+        ValueError: neither given, or one that is not a string.
+    """
+    pairs = []
+    for column, value in (("conversation_id", conversation_id), ("run_id", run_id)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"{column}: expected a string, got {type(value).__name__}")
+            pairs.append((column, value))
+    if not pairs:
+        raise ValueError("feedback(): give a conversation_id or a run_id")
+    return pairs
+
+
 def read_feedback(
     conn: sqlite3.Connection, conversation_id: str | None, run_id: str | None
 ) -> list[Feedback]:
@@ -75,19 +92,11 @@ def read_feedback(
     Raises:
         ValueError: neither given, or one that is not a string.
     """
-    where, params = [], []
-    for column, value in (("conversation_id", conversation_id), ("run_id", run_id)):
-        if value is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"{column}: expected a string, got {type(value).__name__}")
-            where.append(f"{column} = ?")
-            params.append(value)
-    if not where:
-        raise ValueError("feedback(): give a conversation_id or a run_id")
+    pairs = feedback_filter(conversation_id, run_id)
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM feedback WHERE {' AND '.join(where)}"
+        f"SELECT {COLUMNS} FROM feedback WHERE {' AND '.join(f'{c} = ?' for c, _ in pairs)}"
         " ORDER BY created_at, feedback_id",
-        params,
+        [value for _, value in pairs],
     ).fetchall()
     return [feedback_of(row) for row in rows]
 

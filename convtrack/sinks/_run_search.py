@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .._json import dumps
@@ -61,6 +62,20 @@ def next_run_cursor(page: Sequence[Run], oldest_first: bool = False) -> str | No
     return encode_run_cursor(page[-1], oldest_first) if page else None
 
 
+@dataclass(frozen=True)
+class SearchDialect:
+    """How a store writes the runs search: its parameter mark, its condition that a run's
+    metadata holds a key and value (two parameters), and its condition that a text is in a
+    run's inputs or outputs (as JSON text: two parameters), error or name (two more)."""
+
+    mark: str
+    metadata: str
+    text: str
+
+
+SQLITE = SearchDialect("?", _METADATA, _TEXT)
+
+
 def run_filters(
     *,
     conversation_id: Any = None,
@@ -73,46 +88,49 @@ def run_filters(
     until: Any = None,
     before: Any = None,
     oldest_first: bool = False,
+    dialect: SearchDialect = SQLITE,
 ) -> Filters:
-    """The checked filters of `search_runs` as SQL over `runs AS r`.
+    """The checked filters of `search_runs` as SQL over `runs AS r`, in `dialect`.
 
     Raises:
         ValueError: a filter of the wrong type, an unknown kind or status, a bad cursor.
     """
     found = Filters()
-    where, params = found.where, found.params
+    where, params, mark = found.where, found.params, dialect.mark
     for column, value in (("conversation_id", conversation_id), ("model", model)):
         if id_filter(column, value) is not None:
-            where.append(f"r.{column} = ?")
+            where.append(f"r.{column} = {mark}")
             params.append(value)
     if kind is not None:
         if kind not in RUN_KINDS:
             raise ValueError(f"kind: {kind!r:.80} is not one of {', '.join(RUN_KINDS)}")
-        where.append("r.kind = ?")
+        where.append(f"r.kind = {mark}")
         params.append(kind)
     if status is not None:
         check_status(status)
-        where.append("r.status = ?")
+        where.append(f"r.status = {mark}")
         params.append(status)
     if since is not None:
-        where.append("r.started_at >= ?")
+        where.append(f"r.started_at >= {mark}")
         params.append(micros("since", since))
     if until is not None:
-        where.append("r.started_at < ?")
+        where.append(f"r.started_at < {mark}")
         params.append(micros("until", until))
     if metadata is not None:
         for key, value in metadata_pairs(metadata):
-            where.append(_METADATA)
+            where.append(dialect.metadata)
             params.extend((key, value))
     needle = text_filter(text)
     if needle is not None and needle.strip():
         as_json = dumps(needle)[1:-1]  # inputs and outputs are stored as JSON text
-        where.append(_TEXT)
+        where.append(dialect.text)
         params.extend((as_json, as_json, needle, needle))
     if before is not None:
         start_us, run_id = decode_run_cursor(before, oldest_first)
         later = ">" if oldest_first else "<"
-        where.append(f"(r.started_at {later} ? OR (r.started_at = ? AND r.run_id > ?))")
+        where.append(
+            f"(r.started_at {later} {mark} OR (r.started_at = {mark} AND r.run_id > {mark}))"
+        )
         params.extend((start_us, start_us, run_id))
     return found
 

@@ -24,6 +24,7 @@ from ._rows import run_of as _run
 from ._rows import summary_of as _summary
 from ._run_search import find_run, search_runs
 from ._summary import ConversationSummary
+from ._times import idle_seconds
 from ._totals import COLUMNS as _SUMMARY_COLUMNS
 from ._upkeep import Stored, update
 
@@ -66,13 +67,7 @@ class SQLiteSink:
         create: bool = True,
         idle_timeout: float | timedelta = 1800.0,
     ) -> None:
-        if isinstance(idle_timeout, timedelta):
-            idle_timeout = idle_timeout.total_seconds()
-        if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)):
-            raise TypeError(f"idle_timeout must be seconds or a timedelta, got {idle_timeout!r}")
-        if not idle_timeout > 0:
-            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
-        self.idle_timeout = float(idle_timeout)
+        self.idle_timeout = idle_seconds(idle_timeout)
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise DatabaseError(f"no convtrack database at {self.path}")

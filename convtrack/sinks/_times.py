@@ -37,3 +37,19 @@ def parse_time(text: str, now: datetime | None = None, name: str = "since") -> d
             f"{name}: {text!r:.80} is neither an ISO 8601 time nor a span such as 15m, 2h or 7d"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=_UTC)
+
+
+def idle_seconds(idle_timeout: object) -> float:
+    """A store's `idle_timeout` (seconds, or a timedelta) as seconds.
+
+    Raises:
+        TypeError: neither a number nor a timedelta.
+        ValueError: not positive.
+    """
+    if isinstance(idle_timeout, timedelta):
+        idle_timeout = idle_timeout.total_seconds()
+    if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)):
+        raise TypeError(f"idle_timeout must be seconds or a timedelta, got {idle_timeout!r}")
+    if not idle_timeout > 0:
+        raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
+    return float(idle_timeout)

@@ -18,6 +18,7 @@ from typing import Any
 from psycopg import sql
 
 from convtrack import ConversationEnd, Feedback
+from convtrack.sinks import feedback_filter, feedback_from_row
 
 from ._values import Conn, text
 from ._write import lock_conversations
@@ -54,11 +55,6 @@ def micros(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return (moment - _EPOCH) // _MICROSECOND
-
-
-def from_micros(us: int) -> datetime:
-    """The UTC datetime of microseconds since the epoch."""
-    return _EPOCH + timedelta(microseconds=us)
 
 
 def write_events(conn: Conn, schema: sql.Identifier, events: Sequence[Event]) -> None:
@@ -101,29 +97,12 @@ def read_feedback(
     Raises:
         ValueError: neither given, or one that is not a string.
     """
-    where, params = [], []
-    for column, value in (("conversation_id", conversation_id), ("run_id", run_id)):
-        if value is not None:
-            if not isinstance(value, str):
-                raise ValueError(f"{column}: expected a string, got {type(value).__name__}")
-            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-            params.append(text(value))
-    if not where:
-        raise ValueError("feedback(): give a conversation_id or a run_id")
+    pairs = feedback_filter(conversation_id, run_id)
+    where = sql.SQL(" AND ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(column)) for column, _ in pairs
+    )
     statement = sql.SQL(
         "SELECT {} FROM {}.feedback WHERE {} ORDER BY created_at, feedback_id"
-    ).format(sql.SQL(COLUMNS), schema, sql.SQL(" AND ").join(where))
-    return [
-        Feedback(
-            feedback_id=row[0],
-            conversation_id=row[1],
-            run_id=row[2],
-            key=row[3],
-            score=row[4],
-            value=None if row[5] is None else json.loads(row[5]),
-            comment=row[6],
-            user_id=row[7],
-            created_at=from_micros(row[8]),
-        )
-        for row in conn.execute(statement, params)
-    ]
+    ).format(sql.SQL(COLUMNS), schema, where)
+    params = [text(value) for _, value in pairs]
+    return [feedback_from_row(row) for row in conn.execute(statement, params)]

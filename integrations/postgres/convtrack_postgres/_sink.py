@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from convtrack import Feedback, Run
 from convtrack.sinks import (
     ConversationSummary,
+    idle_seconds,
     run_from_row,
     summary_from_row,
     time_filter,
@@ -72,13 +73,7 @@ class PostgresSink(Connections):
         connect: bool = True,
         idle_timeout: float | timedelta = 1800.0,
     ) -> None:
-        if isinstance(idle_timeout, timedelta):
-            idle_timeout = idle_timeout.total_seconds()
-        if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)):
-            raise TypeError(f"idle_timeout must be seconds or a timedelta, got {idle_timeout!r}")
-        if not idle_timeout > 0:
-            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
-        self.idle_timeout = float(idle_timeout)
+        self.idle_timeout = idle_seconds(idle_timeout)
         super().__init__(dsn, schema, create, pool_size, connect_timeout, write_timeout, connect)
 
     # -- Sink ---------------------------------------------------------------------------
