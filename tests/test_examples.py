@@ -49,4 +49,4 @@ def test_services_example_spans_three_processes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "14 runs from 3 processes" in result.stdout
-    assert "function services.summarize  [celery]" in result.stdout
+    assert "task services.summarize  [celery]" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ def broker() -> Iterator[str]:
     try:
         yield BROKER
     finally:
+        gc.collect()  # results in reference cycles let go of the backend while it still answers
         server.stop()
 
 
