@@ -16,7 +16,16 @@ from ._jsonl import JSONLSink
 from ._memory import MemorySink
 from ._open import open_store
 from ._prices import cost_nanos
-from ._query import check_status, decode_cursor, id_filter, metadata_pairs, text_filter
+from ._query import (
+    check_ended,
+    check_limit,
+    check_status,
+    decode_cursor,
+    feedback_key,
+    id_filter,
+    metadata_pairs,
+    text_filter,
+)
 from ._query import micros as time_filter
 from ._rows import next_cursor
 from ._rows import row_of as run_row
@@ -40,6 +49,8 @@ __all__ = [
     "SearchDialect",
     "Sink",
     "Tokens",
+    "check_ended",
+    "check_limit",
     "check_status",
     "cost_nanos",
     "decode_cursor",
@@ -47,6 +58,7 @@ __all__ = [
     "facts_of",
     "feedback_filter",
     "feedback_from_row",
+    "feedback_key",
     "id_filter",
     "idle_seconds",
     "metadata_pairs",

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from .._json import to_jsonable
 from .._runs import Run, RunKind, nested_llm_run_ids
+from ._query import check_limit
 from ._rows import next_cursor
 from ._summary import ConversationSummary
 from ._text import as_text, content_text, input_messages, role_of
@@ -193,8 +194,7 @@ def iter_conversations(
     Raises:
         ValueError: a limit below 1, or a filter the store refuses.
     """
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
+    check_limit(limit)
     cursor: str | None = None
     left = limit
     while True:

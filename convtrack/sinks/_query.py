@@ -53,6 +53,27 @@ def text_filter(value: Any) -> str | None:
     return _text("text", value, MAX_TEXT)
 
 
+def check_limit(limit: Any) -> None:
+    """Raise ValueError unless `limit` is None or a whole number of at least 1."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
+
+
+def check_ended(ended: Any) -> None:
+    """Raise ValueError unless `ended` is None, True or False."""
+    if ended is not None and not isinstance(ended, bool):
+        raise ValueError(f"ended: expected True or False, got {ended!r:.80}")
+
+
+def feedback_key(feedback: Any) -> str:
+    """The `feedback` filter checked: a non-empty key of at most `MAX_METADATA_KEY` characters
+    (what `convtrack.feedback()` takes)."""
+    wanted = _text("feedback", feedback, MAX_METADATA_KEY)
+    if not wanted:
+        raise ValueError("feedback: expected a non-empty feedback key")
+    return wanted
+
+
 def check_status(status: Any) -> None:
     """Raise ValueError unless `status` is None or one of `STATUSES`."""
     if status is not None and status not in STATUSES:
@@ -186,9 +207,8 @@ def filters(
     if status is not None:
         check_status(status)
         where.append("c.error_count > 0" if status == "error" else "c.error_count = 0")
+    check_ended(ended)
     if ended is not None:
-        if not isinstance(ended, bool):
-            raise ValueError(f"ended: expected True or False, got {ended!r:.80}")
         if ended:
             where.append("(c.ended_at IS NOT NULL OR c.last_at < ?)")
         else:
@@ -208,10 +228,9 @@ def filters(
                 )
             )
     if feedback is not None:
-        wanted = _text("feedback", feedback, MAX_METADATA_KEY)
-        if not wanted:
-            raise ValueError("feedback: expected a non-empty feedback key")
-        subqueries.append(("SELECT conversation_id FROM feedback WHERE key = ?", [wanted]))
+        subqueries.append(
+            ("SELECT conversation_id FROM feedback WHERE key = ?", [feedback_key(feedback)])
+        )
     needle = text_filter(text)
     if needle is not None and needle.strip():
         if search:

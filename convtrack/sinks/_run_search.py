@@ -14,7 +14,15 @@ from typing import Any
 
 from .._json import dumps
 from .._runs import Run, RunKind, times_ns
-from ._query import Filters, check_status, id_filter, metadata_pairs, micros, text_filter
+from ._query import (
+    Filters,
+    check_limit,
+    check_status,
+    id_filter,
+    metadata_pairs,
+    micros,
+    text_filter,
+)
 from ._rows import COLUMNS, run_of
 from ._signed import sign, unsign
 
@@ -143,8 +151,7 @@ def search_runs(
     Raises:
         ValueError: a limit below 1, or a filter that cannot be used.
     """
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
+    check_limit(limit)
     found = run_filters(oldest_first=oldest_first, **filters)
     sql = f"SELECT {COLUMNS} FROM runs AS r"
     if found.where:

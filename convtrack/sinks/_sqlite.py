@@ -16,7 +16,7 @@ from .._runs import Run, ns_of, times_ns
 from . import _schema
 from ._feedback import read_feedback, write_events
 from ._migrate import DatabaseError, connect
-from ._query import filters, micros
+from ._query import check_limit, filters, micros
 from ._retention import prune
 from ._rows import COLUMNS as _COLUMNS
 from ._rows import row_of as _row
@@ -175,10 +175,7 @@ class SQLiteSink:
         Raises:
             ValueError: a filter that cannot be used (the message says which and why).
         """
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
-        ):
-            raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
+        check_limit(limit)
         idle_before = self._idle_before()
         found = filters(
             user_id=user_id,

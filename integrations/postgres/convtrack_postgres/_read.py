@@ -13,8 +13,10 @@ from typing import Any
 from psycopg import sql
 
 from convtrack.sinks import (
+    check_ended,
     check_status,
     decode_cursor,
+    feedback_key,
     id_filter,
     metadata_pairs,
     text_filter,
@@ -22,8 +24,6 @@ from convtrack.sinks import (
 )
 
 from ._values import text as _clean
-
-MAX_FEEDBACK_KEY = 200  # characters of a feedback key (as `convtrack.feedback()` allows)
 
 
 @dataclass
@@ -37,12 +37,6 @@ class Query:
         """One more condition (fixed SQL text) and its values."""
         self.where.append(sql.SQL(condition))
         self.params.extend(_clean(v) for v in values)
-
-
-def check_limit(limit: Any) -> None:
-    """Raise ValueError unless `limit` is None or a whole number of at least 1."""
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ValueError(f"limit: expected a whole number of at least 1, got {limit!r:.80}")
 
 
 def filters(
@@ -81,25 +75,21 @@ def filters(
     if status is not None:
         check_status(status)
         found.add("c.error_count > 0" if status == "error" else "c.error_count = 0")
+    check_ended(ended)
     if ended is not None:
-        if not isinstance(ended, bool):
-            raise ValueError(f"ended: expected True or False, got {ended!r:.80}")
         if ended:
             found.add("(c.ended_at IS NOT NULL OR c.last_at < %s)", idle_before)
         else:
             found.add("c.ended_at IS NULL AND c.last_at >= %s", idle_before)
     if feedback is not None:
-        if id_filter("feedback", feedback) and len(feedback) > MAX_FEEDBACK_KEY:
-            raise ValueError(f"feedback: longer than {MAX_FEEDBACK_KEY} characters")
-        if not feedback:
-            raise ValueError("feedback: expected a non-empty feedback key")
+        wanted = feedback_key(feedback)
         found.where.append(
             sql.SQL(
                 "c.conversation_id IN (SELECT f.conversation_id FROM {}.feedback AS f"
                 " WHERE f.key = %s)"
             ).format(schema)
         )
-        found.params.append(_clean(feedback))
+        found.params.append(_clean(wanted))
     if before is not None:
         last_at, conversation_id = decode_cursor(before)
         found.add(

@@ -12,9 +12,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from convtrack import Run
-from convtrack.sinks import SearchDialect, id_filter, run_filters, run_from_row
+from convtrack.sinks import SearchDialect, check_limit, id_filter, run_filters, run_from_row
 
-from ._read import check_limit
 from ._values import Conn
 from ._values import text as _clean
 from ._write import RUN_COLUMNS

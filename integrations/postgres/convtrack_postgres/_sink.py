@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from convtrack import Feedback, Run
 from convtrack.sinks import (
     ConversationSummary,
+    check_limit,
     idle_seconds,
     run_from_row,
     summary_from_row,
@@ -20,7 +21,7 @@ from convtrack.sinks import (
 
 from ._events import Event, micros, read_feedback, write_events
 from ._pool import Connections
-from ._read import check_limit, filters
+from ._read import filters
 from ._retention import prune
 from ._run_search import checked_run_id, search_runs
 from ._write import RUN_COLUMNS, write
