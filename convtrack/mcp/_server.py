@@ -14,6 +14,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from .._json import dumps
+from ..sinks._run_search import RUN_KINDS
 from ._read import DEFAULT_CHARS, DEFAULT_LIMIT, MAX_CHARS, MAX_LIMIT, MIN_CHARS, Reader, Store
 
 READ_ONLY = ToolAnnotations(
@@ -117,7 +118,7 @@ def create_server(store: Store) -> MCPServer:
         conversation_id: Annotated[str | None, Field(description="only this one's runs")] = None,
         kind: Annotated[
             str | None,
-            Field(description="llm, chain, tool, retriever, http, task or function"),
+            Field(description=f"one of {', '.join(RUN_KINDS)}"),
         ] = None,
         status: Annotated[str | None, Field(description='"error" or "ok"')] = None,
         model: Annotated[str | None, Field(description="only calls to this model")] = None,
