@@ -1,8 +1,9 @@
 """Bringing a store's schema up to this convtrack's: create it, or migrate in place.
 
 A version-1 file (runs only) is migrated once, when a writer opens it, in one transaction:
-every run counted into its conversation's row as if new. A version-2 file written before
-feedback was recorded gets its missing feedback column and indexes.
+every run counted into its conversation's row as if new. A version-2 file gets the table of
+LLM runs awaiting their parent in place of its index of LLM runs by parent (and, if written
+before feedback was recorded, its missing feedback column and indexes).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlite3
 from . import _schema
 from ._rows import COLUMNS
 from ._rows import run_of as _run
-from ._upkeep import Stored, update
+from ._upkeep import Stored, await_parents, update
 
 _MIGRATE_BATCH = 2000
 # Pages written to the WAL before a commit copies them into the database (SQLite: 1,000).
@@ -75,7 +76,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
-        if version < _schema.SCHEMA_VERSION:  # a new file, or runs written by convtrack 0.1
+        if version < 2:  # a new file, or runs written by convtrack 0.1
             _schema.create(conn)
             search = _schema.has_search_table(conn)
             last = 0
@@ -90,6 +91,9 @@ def upgrade(conn: sqlite3.Connection) -> None:
                 update(conn, stored, last, search)
                 last = rows[-1][0]
         _schema.complete(conn)
+        if version == 2:
+            await_parents(conn)
+            conn.execute("DROP INDEX IF EXISTS runs_llm_by_parent")
         conn.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -41,8 +41,9 @@ def prune(
     search: bool,
 ) -> int:
     """Delete the conversations last active before `cutoff` (microseconds) in batches, each
-    its own transaction, then the runs of no conversation started before it (see
-    `SQLiteSink.prune`); how many conversations were deleted."""
+    its own transaction, then the runs of no conversation started before it, and what waited
+    for a parent of the deleted runs (see `SQLiteSink.prune`); how many conversations were
+    deleted."""
     with connection() as conn:
         total = conn.execute(
             "SELECT COUNT(*) FROM conversations WHERE last_at < ?", (cutoff,)
@@ -66,4 +67,7 @@ def prune(
             break
     with transaction() as conn:  # runs of no conversation: no summary to keep
         conn.execute("DELETE FROM runs WHERE conversation_id IS NULL AND started_at < ?", (cutoff,))
+        conn.execute(  # (a run deleted while it waited is skipped when its parent comes)
+            "DELETE FROM llm_runs_awaiting_parent WHERE run_id NOT IN (SELECT run_id FROM runs)"
+        )
     return done

@@ -21,6 +21,9 @@ COLUMNS = (
 )
 
 
+_MISSING: Any = object()
+
+
 def from_micros(us: int) -> datetime:
     """The UTC datetime of microseconds since the epoch."""
     return datetime_of_ns(us * 1000)
@@ -40,6 +43,24 @@ def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
     if times is None:
         start_ns, end_ns = times_ns(run)
         times = (start_ns // 1000, end_ns // 1000)
+    return _row(run, times[0], times[1], dumps(run.metadata) if run.metadata else None)
+
+
+def rows_of(runs: Sequence[tuple[Run, int, int]]) -> list[tuple[Any, ...]]:
+    """`row_of` each (run, start, end in microseconds), each metadata object made JSON once
+    (the runs of a conversation mostly share one; bench_store.py)."""
+    texts: dict[int, str | None] = {}
+    rows = []
+    for run, start, end in runs:
+        metadata = run.metadata
+        text = texts.get(id(metadata), _MISSING)  # the runs hold their metadata: ids stay unique
+        if text is _MISSING:
+            text = texts[id(metadata)] = dumps(metadata) if metadata else None
+        rows.append(_row(run, start, end, text))  # type: ignore[arg-type]
+    return rows
+
+
+def _row(run: Run, start: int, end: int, metadata: str | None) -> tuple[Any, ...]:
     return (
         run.run_id,
         run.parent_run_id,
@@ -51,15 +72,15 @@ def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
         run.name,
         run.source,
         run.grouping,
-        times[0],
-        times[1],
+        start,
+        end,
         run.status,
         run.error,
         run.model,
         _json_or_null(run.inputs),
         _json_or_null(run.outputs),
         _json_or_null(run.usage),
-        dumps(run.metadata) if run.metadata else None,
+        metadata,
     )
 
 

@@ -1,18 +1,20 @@
-"""The SQLite store's schema (version 2) and the in-place migration from version 1.
+"""The SQLite store's schema (version 3).
 
 Version 1 held the runs only; version 2 adds a row per conversation kept up to date as runs
 are written, an index of metadata key/values, a full-text index of message text (SQLite
 FTS5, where this SQLite has it: one document per conversation and write batch, its runs'
 text, `search_documents` saying whose), a `feedback` table (feedback records) and each
-conversation's `ended_at` (set by a conversation-end record). A version-1 file is migrated
-once, when a writer opens it, in one transaction (`_migrate.py`).
+conversation's `ended_at` (set by a conversation-end record). Version 3 replaces version 2's
+index of every LLM run by its parent with a table of the LLM runs whose parent was not
+written yet (`llm_runs_awaiting_parent`): the only ones a later run can nest, usually none.
+An older file is migrated in place, once, in one transaction (`_migrate.py`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RUNS = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -38,9 +40,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_conversation ON runs (conversation_id, started_at);
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user_id, started_at);
 """
-VERSION_2 = """
-CREATE INDEX IF NOT EXISTS runs_llm_by_parent ON runs (parent_run_id)
-    WHERE kind = 'llm' AND parent_run_id IS NOT NULL;
+SUMMARIES = """
 CREATE TABLE IF NOT EXISTS conversations (
     conversation_id TEXT PRIMARY KEY,
     user_id TEXT,
@@ -101,6 +101,14 @@ CREATE TABLE IF NOT EXISTS search_documents (
 );
 CREATE INDEX IF NOT EXISTS search_documents_by_conversation
     ON search_documents (conversation_id);
+CREATE TABLE IF NOT EXISTS llm_runs_awaiting_parent (
+    parent_run_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cost_nanos INTEGER,
+    PRIMARY KEY (parent_run_id, run_id)
+) WITHOUT ROWID;
 """
 SEARCH = "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(body)"
 
@@ -124,10 +132,10 @@ def has_search_table(conn: sqlite3.Connection) -> bool:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Create the version-2 tables and indexes that are missing (no data; inside the
+    """Create the tables and indexes that are missing (no data; inside the
     caller's transaction)."""
     _script(conn, RUNS)
-    _script(conn, VERSION_2)
+    _script(conn, SUMMARIES)
     if fts5_available(conn):
         conn.execute(SEARCH)
 
@@ -143,7 +151,7 @@ def complete(conn: sqlite3.Connection) -> None:
     """Add what `is_complete` finds missing (inside the caller's transaction; no data lost)."""
     if not is_complete(conn):
         conn.execute("ALTER TABLE feedback ADD COLUMN user_id TEXT")
-    _script(conn, VERSION_2)
+    _script(conn, SUMMARIES)
 
 
 def _script(conn: sqlite3.Connection, script: str) -> None:

@@ -19,7 +19,7 @@ from ._migrate import DatabaseError, connect
 from ._query import check_limit, filters, micros
 from ._retention import prune
 from ._rows import COLUMNS as _COLUMNS
-from ._rows import row_of as _row
+from ._rows import rows_of
 from ._rows import run_of as _run
 from ._rows import summary_of as _summary
 from ._run_search import find_run, search_runs
@@ -112,7 +112,7 @@ class SQLiteSink:
             base = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
             new = [_stored(run) for run in unique.values()]
             before = conn.total_changes
-            conn.executemany(_INSERT, [_row(run, (start, end)) for run, start, end in new])
+            conn.executemany(_INSERT, rows_of(new))
             if conn.total_changes - before != len(new):  # some were stored already: skip them
                 kept = {
                     r[0] for r in conn.execute("SELECT run_id FROM runs WHERE rowid > ?", (base,))

@@ -2,15 +2,17 @@
 
 Runs of one conversation arrive in several batches and in any order (a child run usually
 ends, so arrives, before its parent). Each batch adds what its new runs bring; the one thing
-that a later run changes about an earlier one is nesting: an LLM run whose parent LLM run
-arrives later was counted as a call of its own, and is taken back out then. The result
-equals `summarise()` over the same runs (a property test holds them equal).
+that a later run changes about an earlier one is nesting: an LLM run whose parent is not
+written yet is counted as a call of its own and waits in `llm_runs_awaiting_parent` (with its
+tokens and cost); when that parent arrives and is an LLM run of the same conversation, the
+two are one call and the waiting run is taken back out. The result equals `summarise()` over
+the same runs (a property test holds them equal).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from .._json import loads
@@ -30,6 +32,13 @@ Stored = tuple[Run, int, int]
 _Call = tuple[Run, RunFacts, list[NewRun], int]
 
 
+# A written parent of a new LLM run: an LLM run's (conversation, whether it reported tokens),
+# or None for any other run.
+_Parent = tuple[str | None, bool] | None
+_AWAIT = (
+    "INSERT OR IGNORE INTO llm_runs_awaiting_parent"
+    " (parent_run_id, run_id, input_tokens, output_tokens, cost_nanos) VALUES (?, ?, ?, ?, ?)"
+)
 _UPSERT = f"INSERT OR REPLACE INTO conversations ({COLUMNS}) VALUES ({', '.join('?' * 20)})"
 
 
@@ -70,16 +79,26 @@ def update(conn: sqlite3.Connection, new: Sequence[Stored], base: int, search: b
         group.append((run, start, end, said, False, False))
         if said.pairs:  # (the runs of a conversation mostly share theirs)
             indexed[cid, id(said.pairs)] = said.pairs
-    parents = _parents(conn, llm, base)
-    for run, _, group, index in llm.values():  # an LLM run inside an LLM run: one call
-        parent = parents.get(run.parent_run_id or "")
+    new_ids = {stored[0].run_id for stored in new}
+    parents = _parents(conn, new_ids, llm, base)
+    awaiting = []
+    for run, said, group, index in llm.values():  # an LLM run inside an LLM run: one call
+        parent_id = run.parent_run_id
+        if parent_id is None:
+            continue
+        if parent_id not in parents:  # not written yet: it may be an LLM run
+            awaiting.append(_awaiting_row(parent_id, run.run_id, said))
+            continue
+        parent = parents[parent_id]
         if parent is not None and parent[0] == run.conversation_id:
             group[index] = (*group[index][:4], True, parent[1])
     totals: dict[str, Totals] = {}
     for cid, group in groups.items():
         delta = totals[cid] = Totals(cid, group[0][1], group[0][2])
         delta.add_runs(group)
-    _take_back_nested(conn, llm, base, totals)
+    _take_back_nested(conn, _arrived_parents(conn, new_ids), llm, totals)
+    if awaiting:
+        conn.executemany(_AWAIT, awaiting)
     _store(conn, totals)
     if indexed:
         conn.executemany(
@@ -114,54 +133,106 @@ def _index_text(conn: sqlite3.Connection, groups: dict[str, list[NewRun]]) -> No
 
 
 def _parents(
-    conn: sqlite3.Connection, llm: dict[str, _Call], base: int
-) -> dict[str, tuple[str | None, bool]]:
-    """The LLM parents of the new LLM runs `llm` (new too, or stored at or below `base`): their
-    conversation and whether they reported tokens. A parent in the same batch is not looked
-    up (a chat model's run usually arrives with its SDK call's; bench_store.py)."""
-    found: dict[str, tuple[str | None, bool]] = {}
+    conn: sqlite3.Connection, new_ids: Set[str], llm: dict[str, _Call], base: int
+) -> dict[str, _Parent]:
+    """The parents of the new LLM runs `llm` that are written (new too, or stored at or below
+    `base`): for an LLM run, its conversation and whether it reported tokens; None for any
+    other run. A parent not written yet is left out. A parent in the same batch is not looked
+    up (a run's parent usually arrives with it; bench_store.py)."""
+    found: dict[str, _Parent] = {}
     wanted = set()
     for run, *_ in llm.values():
         parent_id = run.parent_run_id
-        if parent_id is None:
+        if parent_id is None or parent_id in found:
             continue
         parent = llm.get(parent_id)
-        if parent is None:
-            wanted.add(parent_id)
-        else:
+        if parent is not None:
             found[parent_id] = (parent[0].conversation_id, parent[1].tokens is not None)
+        elif parent_id in new_ids:
+            found[parent_id] = None  # new, and not an LLM run of a conversation
+        else:
+            wanted.add(parent_id)
     for part in chunks(sorted(wanted)):
-        for run_id, conversation_id, usage in conn.execute(
-            "SELECT run_id, conversation_id, usage FROM runs"
-            f" WHERE run_id IN ({_marks(len(part))}) AND kind = 'llm' AND rowid <= ?",
+        for run_id, conversation_id, kind, usage in conn.execute(
+            "SELECT run_id, conversation_id, kind, usage FROM runs"
+            f" WHERE run_id IN ({_marks(len(part))}) AND rowid <= ?",
             (*part, base),
         ):
-            found[run_id] = (conversation_id, tokens_of(loads(usage)) is not None)
+            is_llm = kind == _LLM.value
+            found[run_id] = (conversation_id, tokens_of(loads(usage)) is not None) if is_llm else None
     return found
+
+
+def _awaiting_row(parent_id: str, run_id: str, said: RunFacts) -> tuple[Any, ...]:
+    """The `llm_runs_awaiting_parent` row of an LLM run whose parent is not written yet."""
+    tokens = said.tokens
+    if tokens is None:
+        return parent_id, run_id, None, None, said.cost
+    return parent_id, run_id, tokens.input, tokens.output, said.cost
+
+
+def await_parents(conn: sqlite3.Connection) -> None:
+    """Fill `llm_runs_awaiting_parent` from the stored runs (a version-2 store has no such
+    table): every LLM run of a conversation whose parent is not stored."""
+    rows = conn.execute(
+        "SELECT c.parent_run_id, c.run_id, c.usage, c.model, c.source FROM runs AS c"
+        " WHERE c.kind = 'llm' AND c.parent_run_id IS NOT NULL"
+        " AND c.conversation_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM runs AS p WHERE p.run_id = c.parent_run_id)"
+    )
+    awaiting = []
+    for parent_id, run_id, usage, model, source in rows:
+        tokens = tokens_of(loads(usage))
+        facts = RunFacts(tokens, cost_nanos(model, source, tokens), None, None, "", ())
+        awaiting.append(_awaiting_row(parent_id, run_id, facts))
+    conn.executemany(_AWAIT, awaiting)
+
+
+def _arrived_parents(conn: sqlite3.Connection, new_ids: Set[str]) -> list[str]:
+    """Which of the new runs some stored LLM run waits for (perhaps a few more), looked up
+    from the smaller side: the whole waiting table when it is smaller than the batch (it
+    usually holds a handful of rows), else each new run."""
+    waiting = conn.execute(
+        "SELECT DISTINCT parent_run_id FROM llm_runs_awaiting_parent LIMIT ?", (len(new_ids),)
+    ).fetchall()
+    if len(waiting) < len(new_ids):
+        return sorted(new_ids.intersection([row[0] for row in waiting]))
+    return sorted(new_ids)
 
 
 def _take_back_nested(
     conn: sqlite3.Connection,
+    new_ids: Sequence[str],
     llm: dict[str, _Call],
-    base: int,
     totals: dict[str, Totals],
 ) -> None:
-    """LLM runs stored before whose parent LLM run is new: the same call, counted once."""
-    for part in chunks(sorted(llm)):
-        for conversation_id, parent_id, usage, model, source in conn.execute(
-            "SELECT conversation_id, parent_run_id, usage, model, source FROM runs"
-            f" WHERE parent_run_id IN ({_marks(len(part))}) AND kind = 'llm'"
-            " AND parent_run_id IS NOT NULL AND rowid <= ?",
-            (*part, base),
+    """LLM runs stored before their parent, now new (among `new_ids`): when the parent is an
+    LLM run of the same conversation, the two are one call, counted once. Either way they wait
+    no more."""
+    arrived = []
+    for part in chunks(new_ids):
+        for parent_id, conversation_id, input_tokens, output_tokens, nanos in conn.execute(
+            "SELECT a.parent_run_id, r.conversation_id, a.input_tokens, a.output_tokens,"
+            " a.cost_nanos FROM llm_runs_awaiting_parent AS a"
+            " LEFT JOIN runs AS r ON r.run_id = a.run_id"  # (pruned since: no conversation)
+            f" WHERE a.parent_run_id IN ({_marks(len(part))})",
+            part,
         ):
-            parent, said, _, _ = llm[parent_id]
-            if conversation_id != parent.conversation_id:
+            arrived.append(parent_id)
+            parent = llm.get(parent_id)
+            if parent is None or conversation_id != parent[0].conversation_id:
                 continue
             delta = totals[conversation_id]
             delta.llm_count -= 1
-            if said.tokens is not None:  # the outer run's tokens count instead
-                tokens = tokens_of(loads(usage))
-                delta.count_call(tokens, cost_nanos(model, source, tokens), -1)
+            if parent[1].tokens is not None and input_tokens is not None:  # the outer run's count
+                delta.count_tokens(
+                    -input_tokens, -output_tokens, -(nanos or 0), -(nanos is not None)
+                )
+    for part in chunks(sorted(set(arrived))):
+        conn.execute(
+            f"DELETE FROM llm_runs_awaiting_parent WHERE parent_run_id IN ({_marks(len(part))})",
+            part,
+        )
 
 
 def _store(conn: sqlite3.Connection, totals: dict[str, Totals]) -> None:

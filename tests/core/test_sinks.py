@@ -17,6 +17,7 @@ import convtrack as ct
 from convtrack import Run, RunKind
 from convtrack._serialize import run_from_dict, run_to_dict
 from convtrack.sinks import DatabaseError, SQLiteSink
+from convtrack.sinks._sqlite import SCHEMA_VERSION
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -60,7 +61,7 @@ def test_schema_wal_version_indexes(store: ct.SQLiteSink) -> None:
     """The store is in WAL mode, versioned, and indexed by conversation and user."""
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"runs_by_conversation", "runs_by_user", "conversations_by_last"} <= indexes
     conn.close()

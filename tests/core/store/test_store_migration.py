@@ -8,6 +8,7 @@ from pathlib import Path
 from store_support import NEVER_IDLE, chat, run, write_v1
 
 from convtrack import RunKind, SQLiteSink
+from convtrack.sinks._sqlite import SCHEMA_VERSION
 from convtrack.sinks._summary import summaries
 
 RUNS = [
@@ -36,7 +37,7 @@ def test_v1_store_is_migrated_in_place(tmp_path: Path) -> None:
     assert [s.conversation_id for s in sink.conversations(status="error")] == ["conv-a"]
     sink.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
 
 
@@ -62,3 +63,51 @@ def test_a_reader_migrates_too(tmp_path: Path) -> None:
     sink = SQLiteSink(path, create=False, idle_timeout=NEVER_IDLE)
     assert [s.conversation_id for s in sink.conversations()] == ["conv-a"]
     sink.close()
+
+
+def _as_version_2(path: Path) -> None:
+    """Turn a store into one as the version-2 code left it: LLM runs indexed by parent, no
+    table of the LLM runs awaiting their parent (the version-3 schema is version 2's otherwise)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE llm_runs_awaiting_parent")
+    conn.execute(
+        "CREATE INDEX runs_llm_by_parent ON runs (parent_run_id)"
+        " WHERE kind = 'llm' AND parent_run_id IS NOT NULL"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+
+def test_v2_store_is_migrated_and_nests_later_parents(tmp_path: Path) -> None:
+    """A version-2 store whose LLM runs wait for their parents gets them recorded as waiting:
+    a parent written after the migration nests them as if nothing had happened."""
+    usage = {"prompt_tokens": 10, "completion_tokens": 2}
+    inner = [
+        run("in-a", "conv-a", at=1, kind=RunKind.LLM, parent="out-a", usage=usage,
+            model="gpt-4o-mini", source="openai"),
+        run("in-b", "conv-b", at=1, kind=RunKind.LLM, parent="tool-b", usage=usage),
+        run("in-c", "conv-c", at=1, kind=RunKind.LLM, parent="out-c", usage=usage),
+    ]  # fmt: skip
+    parents = [
+        run("out-a", "conv-a", at=0, duration=3, kind=RunKind.LLM, usage=usage,
+            model="gpt-4o-mini", source="openai"),
+        run("tool-b", "conv-b", at=0, duration=3, kind=RunKind.TOOL),
+        run("out-c", "conv-c", at=0, duration=3, kind=RunKind.LLM),  # no tokens: inner's count
+    ]  # fmt: skip
+    path = tmp_path / "v2.db"
+    sink = SQLiteSink(path, idle_timeout=NEVER_IDLE)
+    sink.export([*inner, parents[1]])
+    sink.close()
+    _as_version_2(path)
+    sink = SQLiteSink(path, idle_timeout=NEVER_IDLE)
+    waiting = sink._conn.execute("SELECT run_id FROM llm_runs_awaiting_parent").fetchall()
+    assert sorted(r[0] for r in waiting) == ["in-a", "in-c"]  # in-b's parent is written
+    sink.export([parents[0], parents[2]])
+    assert sink.conversations() == summaries([*inner, *parents])
+    assert sink._conn.execute("SELECT COUNT(*) FROM llm_runs_awaiting_parent").fetchone()[0] == 0
+    indexes = {r[0] for r in sink._conn.execute("SELECT name FROM sqlite_master")}
+    assert "runs_llm_by_parent" not in indexes
+    sink.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()

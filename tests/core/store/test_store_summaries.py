@@ -224,3 +224,47 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     assert sink.count() == len(runs)
     assert sink.conversations(None) == summaries(runs)
     sink.close()
+
+
+def _waiting(sink: SQLiteSink) -> list[str]:
+    rows = sink._conn.execute("SELECT run_id FROM llm_runs_awaiting_parent ORDER BY run_id")
+    return [r[0] for r in rows]
+
+
+def test_only_llm_runs_whose_parent_is_not_written_wait(tmp_path: Path) -> None:
+    """An LLM run waits for its parent only until the parent is written (whatever its kind);
+    a parent in the same batch or written before leaves nothing waiting."""
+    sink = SQLiteSink(tmp_path / "s.db", idle_timeout=NEVER_IDLE)
+    sink.export([run("tool", kind=RunKind.TOOL)])
+    sink.export(
+        [
+            run("in-1", kind=RunKind.LLM, parent="chain"),  # its parent comes later
+            run("in-2", kind=RunKind.LLM, parent="tool"),  # written before
+            run("in-3", kind=RunKind.LLM, parent="same"),  # in this batch
+            run("same", kind=RunKind.CHAIN),
+        ]
+    )
+    assert _waiting(sink) == ["in-1"]
+    sink.export([run("chain", kind=RunKind.CHAIN)])
+    assert _waiting(sink) == []
+    (summary,) = sink.conversations()
+    assert summary.llm_count == 3
+    sink.close()
+
+
+def test_a_waiting_run_pruned_before_its_parent_comes_is_not_taken_back(tmp_path: Path) -> None:
+    """Prune removes what waited for the deleted runs; a parent arriving after its child was
+    pruned counts as a call of its own."""
+    usage = {"input_tokens": 10, "output_tokens": 4}
+    sink = SQLiteSink(tmp_path / "s.db", idle_timeout=NEVER_IDLE)
+    sink.export([run("inner", "old", kind=RunKind.LLM, parent="outer", usage=usage)])
+    sink.export([run("keep", "new", kind=RunKind.LLM, parent="later", usage=usage, at=500)])
+    assert _waiting(sink) == ["inner", "keep"]
+    assert sink.prune(sink.conversations()[0].last_at) == 1  # "old"
+    assert _waiting(sink) == ["keep"]
+    sink._conn.execute("INSERT INTO llm_runs_awaiting_parent VALUES ('outer', 'inner', 10, 4, 0)")
+    sink.export([run("outer", "old", kind=RunKind.LLM, usage=usage, at=600)])  # a stale row
+    old = {s.conversation_id: s for s in sink.conversations()}["old"]
+    assert (old.run_count, old.llm_count, old.input_tokens) == (1, 1, 10)
+    assert _waiting(sink) == ["keep"]
+    sink.close()
