@@ -29,12 +29,23 @@ from convtrack import Run, RunKind, SQLiteSink
 from convtrack.sinks._prices import prices_available
 from convtrack.sinks._rows import COLUMNS as _COLUMNS
 from convtrack.sinks._rows import row_of as _row
-from convtrack.sinks._schema import RUNS as RUNS_ONLY
 
 BATCH = 2048
 RUNS_PER_CONVERSATION = 10
 PER_USER = 100  # conversations per user: a "by user" page is full at every size
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+# The store as convtrack 0.1 made it (schema version 1): the runs and two indexes.
+RUNS_ONLY = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, parent_run_id TEXT, root_run_id TEXT NOT NULL,
+    conversation_id TEXT, user_id TEXT, agent_id TEXT, kind TEXT NOT NULL, name TEXT NOT NULL,
+    source TEXT NOT NULL, grouping TEXT NOT NULL, started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, model TEXT, inputs TEXT,
+    outputs TEXT, usage TEXT, metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_conversation ON runs (conversation_id, started_at);
+CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user_id, started_at);
+"""
 GROUP_BY_SCAN = (  # the list as the store answered it before it kept a row per conversation
     "SELECT conversation_id, MAX(user_id), MAX(agent_id), MIN(started_at), MAX(ended_at) AS last,"
     " COUNT(*), SUM(kind = 'llm') FROM runs WHERE conversation_id IS NOT NULL"
@@ -124,7 +135,7 @@ def fill(path: Path, plain_path: Path, conversations: int) -> tuple[float, float
     conn = sqlite3.connect(plain_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")  # as convtrack 0.1 opened its store
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(RUNS_ONLY)  # its schema (version 1): the runs and two indexes
+    conn.executescript(RUNS_ONLY)
     insert = f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 19)})"
     written, summarised, plain = 0, 0.0, 0.0
     for batch in batches(conversations):

@@ -70,20 +70,6 @@ class Run:
         # pickle and copy rebuild it from its fields (its slots are not fields)
         return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
-    if not TYPE_CHECKING:  # (a __getattr__ would make mypy accept any attribute name)
-
-        def __getattr__(self, name: str) -> Any:
-            slot = _LAZY_TIMES.get(name)
-            if slot is not None:
-                try:
-                    ns = slot.__get__(self)
-                except AttributeError:
-                    pass
-                else:
-                    value = self.__dict__[name] = datetime_of_ns(ns)
-                    return value
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -94,12 +80,35 @@ def datetime_of_ns(ns: int) -> datetime:
     return _EPOCH + timedelta(0, seconds, micros)  # positional: ~25% cheaper than by keyword
 
 
-_LAZY_TIMES = {"started_at": Run.__dict__["_start_ns"], "ended_at": Run.__dict__["_end_ns"]}
+class _LazyTime:
+    """`started_at` or `ended_at` of a recorded Run: made from its nanoseconds on first read,
+    then kept in its `__dict__`. A descriptor without `__set__`, so the `__dict__` of a Run
+    made with datetimes wins, and no `__getattr__` on Run: with one, every attribute read of a
+    Run took the slow path (5x a plain read; bench_store.py reads dozens a run)."""
+
+    def __init__(self, name: str, slot: Any) -> None:
+        self._name = name
+        self._ns = slot.__get__
+
+    def __get__(self, run: Run | None, owner: type | None = None) -> Any:
+        if run is None:
+            return self
+        try:
+            ns = self._ns(run)
+        except AttributeError:
+            raise AttributeError(f"'Run' object has no attribute {self._name!r}") from None
+        value = run.__dict__[self._name] = datetime_of_ns(ns)
+        return value
+
+
 _slot = Run.__dict__
 set_start_ns = _slot["_start_ns"].__set__  # (`runs_of` sets them: the Run is frozen)
 set_end_ns = _slot["_end_ns"].__set__
 _get_start_ns = _slot["_start_ns"].__get__
 _get_end_ns = _slot["_end_ns"].__get__
+if not TYPE_CHECKING:  # (mypy keeps the fields' declared types)
+    Run.started_at = _LazyTime("started_at", _slot["_start_ns"])
+    Run.ended_at = _LazyTime("ended_at", _slot["_end_ns"])
 
 
 def times_ns(run: Run) -> tuple[int, int]:

@@ -3,7 +3,8 @@
 A version-1 file (runs only) is migrated once, when a writer opens it, in one transaction:
 every run counted into its conversation's row as if new. A version-2 file gets the table of
 LLM runs awaiting their parent in place of its index of LLM runs by parent (and, if written
-before feedback was recorded, its missing feedback column and indexes).
+before feedback was recorded, its missing feedback column and indexes). Both lose the index
+of runs by user.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
         if version == 2:
             await_parents(conn)
             conn.execute("DROP INDEX IF EXISTS runs_llm_by_parent")
+        conn.execute("DROP INDEX IF EXISTS runs_by_user")  # (versions 1 and 2 had it)
         conn.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")

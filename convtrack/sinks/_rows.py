@@ -29,10 +29,6 @@ def from_micros(us: int) -> datetime:
     return datetime_of_ns(us * 1000)
 
 
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else dumps(value)
-
-
 def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
     """The `runs` row of a run (columns in `COLUMNS` order).
 
@@ -43,12 +39,13 @@ def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
     if times is None:
         start_ns, end_ns = times_ns(run)
         times = (start_ns // 1000, end_ns // 1000)
-    return _row(run, times[0], times[1], dumps(run.metadata) if run.metadata else None)
+    return rows_of([(run, *times)])[0]
 
 
 def rows_of(runs: Sequence[tuple[Run, int, int]]) -> list[tuple[Any, ...]]:
     """`row_of` each (run, start, end in microseconds), each metadata object made JSON once
-    (the runs of a conversation mostly share one; bench_store.py)."""
+    (the runs of a conversation mostly share one) and the row written out in the loop (no call
+    a column): 0.88x the time of `row_of` each (bench_store.py's runs)."""
     texts: dict[int, str | None] = {}
     rows = []
     for run, start, end in runs:
@@ -56,32 +53,31 @@ def rows_of(runs: Sequence[tuple[Run, int, int]]) -> list[tuple[Any, ...]]:
         text = texts.get(id(metadata), _MISSING)  # the runs hold their metadata: ids stay unique
         if text is _MISSING:
             text = texts[id(metadata)] = dumps(metadata) if metadata else None
-        rows.append(_row(run, start, end, text))  # type: ignore[arg-type]
+        inputs, outputs, usage = run.inputs, run.outputs, run.usage
+        rows.append(
+            (
+                run.run_id,
+                run.parent_run_id,
+                run.root_run_id,
+                run.conversation_id,
+                run.user_id,
+                run.agent_id,
+                run.kind.value,
+                run.name,
+                run.source,
+                run.grouping,
+                start,
+                end,
+                run.status,
+                run.error,
+                run.model,
+                None if inputs is None else dumps(inputs),
+                None if outputs is None else dumps(outputs),
+                None if usage is None else dumps(usage),
+                text,
+            )
+        )
     return rows
-
-
-def _row(run: Run, start: int, end: int, metadata: str | None) -> tuple[Any, ...]:
-    return (
-        run.run_id,
-        run.parent_run_id,
-        run.root_run_id,
-        run.conversation_id,
-        run.user_id,
-        run.agent_id,
-        run.kind.value,
-        run.name,
-        run.source,
-        run.grouping,
-        start,
-        end,
-        run.status,
-        run.error,
-        run.model,
-        _json_or_null(run.inputs),
-        _json_or_null(run.outputs),
-        _json_or_null(run.usage),
-        metadata,
-    )
 
 
 def run_of(row: sqlite3.Row | Mapping[str, Any]) -> Run:

@@ -4,10 +4,12 @@ Version 1 held the runs only; version 2 adds a row per conversation kept up to d
 are written, an index of metadata key/values, a full-text index of message text (SQLite
 FTS5, where this SQLite has it: one document per conversation and write batch, its runs'
 text, `search_documents` saying whose), a `feedback` table (feedback records) and each
-conversation's `ended_at` (set by a conversation-end record). Version 3 replaces version 2's
-index of every LLM run by its parent with a table of the LLM runs whose parent was not
-written yet (`llm_runs_awaiting_parent`): the only ones a later run can nest, usually none.
-An older file is migrated in place, once, in one transaction (`_migrate.py`).
+conversation's `ended_at` (set by a conversation-end record). Version 3 writes a run into
+two fewer indexes: version 2's index of every LLM run by its parent gives way to a table of
+the LLM runs whose parent was not written yet (`llm_runs_awaiting_parent`: the only ones a
+later run can nest, usually none), and version 1's index of runs by user goes (the
+conversations' own index answers "by user"; no query read it since version 2). An older
+file is migrated in place, once, in one transaction (`_migrate.py`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ CREATE TABLE IF NOT EXISTS runs (
     metadata TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_conversation ON runs (conversation_id, started_at);
-CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user_id, started_at);
 """
 SUMMARIES = """
 CREATE TABLE IF NOT EXISTS conversations (

@@ -11,6 +11,7 @@ from .._runs import Run, RunKind
 from ._summary import RunFacts, metadata_name, order_key
 
 _INFERRED = ("auto-matched", "auto-new")
+_LLM, _TOOL = RunKind.LLM, RunKind.TOOL
 COLUMNS = (
     "conversation_id, user_id, agent_id, first_at, last_at, run_count, llm_count, inferred,"
     " error_count, input_tokens, output_tokens, cost_nanos, priced_count, first_input,"
@@ -147,20 +148,26 @@ class Totals:
         inferred, tools = self.inferred, self.tools
         llm_count = error_count = input_tokens = output_tokens = cost = priced = 0
         newest: dict[int, tuple[Key, Mapping[Any, Any]]] = {}  # metadata object -> its newest run
-        for run, start, end, facts, nested, skip in runs:
-            first_at = min(first_at, start)
-            last_at = max(last_at, end)
-            if run.user_id is not None and (user_id is None or run.user_id > user_id):
-                user_id = run.user_id
-            if run.agent_id is not None and (agent_id is None or run.agent_id > agent_id):
-                agent_id = run.agent_id
-            inferred = inferred or run.grouping in _INFERRED
-            error_count += run.status == "error"
+        for run, start, end, facts, nested, skip in runs:  # (compares, not min/max calls)
+            if start < first_at:
+                first_at = start
+            if end > last_at:
+                last_at = end
+            user = run.user_id
+            if user is not None and (user_id is None or user > user_id):
+                user_id = user
+            agent = run.agent_id
+            if agent is not None and (agent_id is None or agent > agent_id):
+                agent_id = agent
+            if not inferred and run.grouping in _INFERRED:
+                inferred = True
+            if run.status == "error":
+                error_count += 1
             kind = run.kind
-            if kind is RunKind.LLM:
+            if kind is _LLM:
                 if not nested:
                     llm_count += 1
-            elif kind is RunKind.TOOL:
+            elif kind is _TOOL:
                 tools.add(run.name)
             if not skip:
                 tokens, nanos = facts.tokens, facts.cost
@@ -170,18 +177,21 @@ class Totals:
                 if nanos is not None:
                     cost += nanos
                     priced += 1
-            if facts.first_input is not None:
-                said = ((start, run.run_id), facts.first_input)
-                if first_input is None or said < first_input:
-                    first_input = said
-            if facts.answer is not None:
-                said = ((end, run.run_id), facts.answer)
-                if last_output is None or said > last_output:
-                    last_output = said
-            if run.metadata:  # runs of a conversation mostly share one metadata object
-                key, held = (start, run.run_id), newest.get(id(run.metadata))
+            text = facts.first_input
+            if text is not None:
+                key = (start, run.run_id)
+                if first_input is None or key < first_input[0]:
+                    first_input = (key, text)
+            text = facts.answer
+            if text is not None:
+                key = (end, run.run_id)
+                if last_output is None or key > last_output[0]:
+                    last_output = (key, text)
+            metadata = run.metadata
+            if metadata:  # runs of a conversation mostly share one metadata object
+                key, held = (start, run.run_id), newest.get(id(metadata))
                 if held is None or held[0] < key:
-                    newest[id(run.metadata)] = (key, run.metadata)
+                    newest[id(metadata)] = (key, metadata)
         self.first_at, self.last_at = first_at, last_at
         self.user_id, self.agent_id = user_id, agent_id
         self.first_input, self.last_output = first_input, last_output

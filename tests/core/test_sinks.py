@@ -58,12 +58,14 @@ def store(tmp_path: Path) -> Iterator[ct.SQLiteSink]:
 
 
 def test_schema_wal_version_indexes(store: ct.SQLiteSink) -> None:
-    """The store is in WAL mode, versioned, and indexed by conversation and user."""
+    """The store is in WAL mode, versioned, its runs indexed by conversation and its
+    conversations by activity and user."""
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"runs_by_conversation", "runs_by_user", "conversations_by_last"} <= indexes
+    assert {"runs_by_conversation", "conversations_by_last", "conversations_by_user"} <= indexes
+    assert "runs_by_user" not in indexes  # (no query reads runs by user: conversations do)
     conn.close()
 
 

@@ -38,6 +38,9 @@ def test_v1_store_is_migrated_in_place(tmp_path: Path) -> None:
     sink.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "runs_by_conversation" in indexes
+    assert "runs_by_user" not in indexes  # (no query reads it: conversations answer by user)
     conn.close()
 
 
@@ -66,10 +69,12 @@ def test_a_reader_migrates_too(tmp_path: Path) -> None:
 
 
 def _as_version_2(path: Path) -> None:
-    """Turn a store into one as the version-2 code left it: LLM runs indexed by parent, no
-    table of the LLM runs awaiting their parent (the version-3 schema is version 2's otherwise)."""
+    """Turn a store into one as the version-2 code left it: runs indexed by user, LLM runs by
+    parent, no table of the LLM runs awaiting their parent (the version-3 schema is version
+    2's otherwise)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE llm_runs_awaiting_parent")
+    conn.execute("CREATE INDEX runs_by_user ON runs (user_id, started_at)")
     conn.execute(
         "CREATE INDEX runs_llm_by_parent ON runs (parent_run_id)"
         " WHERE kind = 'llm' AND parent_run_id IS NOT NULL"
@@ -106,7 +111,7 @@ def test_v2_store_is_migrated_and_nests_later_parents(tmp_path: Path) -> None:
     assert sink.conversations() == summaries([*inner, *parents])
     assert sink._conn.execute("SELECT COUNT(*) FROM llm_runs_awaiting_parent").fetchone()[0] == 0
     indexes = {r[0] for r in sink._conn.execute("SELECT name FROM sqlite_master")}
-    assert "runs_llm_by_parent" not in indexes
+    assert not {"runs_llm_by_parent", "runs_by_user"} & indexes
     sink.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
