@@ -136,22 +136,27 @@ class Totals:
         self.add_runs([(run, times[0], times[1], facts, nested, skip)])
 
     def add_runs(self, runs: Sequence[NewRun]) -> None:
-        """Count new runs of this conversation, each as `add` would (in one pass: the store
-        adds a write batch's runs per conversation; bench_store.py).
+        """Count new runs of this conversation, each as `add` would (in one pass each for the
+        counts and for what was said: the store adds a write batch's runs per conversation;
+        bench_store.py).
 
         Args:
             runs: (run, start, end, facts, nested, skip) of each, as `add` takes them.
         """
+        self._count_runs(runs)
+        self._keep_said(runs)
+
+    def _count_runs(self, runs: Sequence[NewRun]) -> None:
+        """Times, ids, counts, tokens and cost of new runs. (Comparisons in place of min()
+        and max() calls: 0.77x the time of `add_runs`, bench_store.py's runs.)"""
         first_at, last_at = self.first_at, self.last_at
         user_id, agent_id = self.user_id, self.agent_id
-        first_input, last_output = self.first_input, self.last_output
         inferred, tools = self.inferred, self.tools
         llm_count = error_count = input_tokens = output_tokens = cost = priced = 0
-        newest: dict[int, tuple[Key, Mapping[Any, Any]]] = {}  # metadata object -> its newest run
-        for run, start, end, facts, nested, skip in runs:  # (compares, not min/max calls)
-            if start < first_at:
+        for run, start, end, facts, nested, skip in runs:
+            if start < first_at:  # noqa: PLR1730 (see the docstring)
                 first_at = start
-            if end > last_at:
+            if end > last_at:  # noqa: PLR1730
                 last_at = end
             user = run.user_id
             if user is not None and (user_id is None or user > user_id):
@@ -177,6 +182,19 @@ class Totals:
                 if nanos is not None:
                     cost += nanos
                     priced += 1
+        self.first_at, self.last_at = first_at, last_at
+        self.user_id, self.agent_id = user_id, agent_id
+        self.inferred = inferred
+        self.run_count += len(runs)
+        self.llm_count += llm_count
+        self.error_count += error_count
+        self.count_tokens(input_tokens, output_tokens, cost, priced)
+
+    def _keep_said(self, runs: Sequence[NewRun]) -> None:
+        """The first input, the last answer and the newest metadata among new runs."""
+        first_input, last_output = self.first_input, self.last_output
+        newest: dict[int, tuple[Key, Mapping[Any, Any]]] = {}  # metadata object -> its newest run
+        for run, start, end, facts, _, _ in runs:
             text = facts.first_input
             if text is not None:
                 key = (start, run.run_id)
@@ -192,14 +210,7 @@ class Totals:
                 key, held = (start, run.run_id), newest.get(id(metadata))
                 if held is None or held[0] < key:
                     newest[id(metadata)] = (key, metadata)
-        self.first_at, self.last_at = first_at, last_at
-        self.user_id, self.agent_id = user_id, agent_id
         self.first_input, self.last_output = first_input, last_output
-        self.inferred = inferred
-        self.run_count += len(runs)
-        self.llm_count += llm_count
-        self.error_count += error_count
-        self.count_tokens(input_tokens, output_tokens, cost, priced)
         for key, metadata in newest.values():
             self.add_metadata(key, metadata)
 

@@ -80,18 +80,7 @@ def update(conn: sqlite3.Connection, new: Sequence[Stored], base: int, search: b
         if said.pairs:  # (the runs of a conversation mostly share theirs)
             indexed[cid, id(said.pairs)] = said.pairs
     new_ids = {stored[0].run_id for stored in new}
-    parents = _parents(conn, new_ids, llm, base)
-    awaiting = []
-    for run, said, group, index in llm.values():  # an LLM run inside an LLM run: one call
-        parent_id = run.parent_run_id
-        if parent_id is None:
-            continue
-        if parent_id not in parents:  # not written yet: it may be an LLM run
-            awaiting.append(_awaiting_row(parent_id, run.run_id, said))
-            continue
-        parent = parents[parent_id]
-        if parent is not None and parent[0] == run.conversation_id:
-            group[index] = (*group[index][:4], True, parent[1])
+    awaiting = _nest(llm, _parents(conn, new_ids, llm, base))
     totals: dict[str, Totals] = {}
     for cid, group in groups.items():
         delta = totals[cid] = Totals(cid, group[0][1], group[0][2])
@@ -158,9 +147,28 @@ def _parents(
             f" WHERE run_id IN ({_marks(len(part))}) AND rowid <= ?",
             (*part, base),
         ):
-            is_llm = kind == _LLM.value
-            found[run_id] = (conversation_id, tokens_of(loads(usage)) is not None) if is_llm else None
+            if kind == _LLM.value:
+                found[run_id] = (conversation_id, tokens_of(loads(usage)) is not None)
+            else:
+                found[run_id] = None
     return found
+
+
+def _nest(llm: dict[str, _Call], parents: dict[str, _Parent]) -> list[tuple[Any, ...]]:
+    """Mark each new LLM run inside an LLM run of its conversation (one call with it) in its
+    group; the `llm_runs_awaiting_parent` rows of those whose parent is not written yet."""
+    awaiting = []
+    for run, said, group, index in llm.values():
+        parent_id = run.parent_run_id
+        if parent_id is None:
+            continue
+        if parent_id not in parents:  # not written yet: it may be an LLM run
+            awaiting.append(_awaiting_row(parent_id, run.run_id, said))
+            continue
+        parent = parents[parent_id]
+        if parent is not None and parent[0] == run.conversation_id:
+            group[index] = (*group[index][:4], True, parent[1])
+    return awaiting
 
 
 def _awaiting_row(parent_id: str, run_id: str, said: RunFacts) -> tuple[Any, ...]:
@@ -196,7 +204,7 @@ def _arrived_parents(conn: sqlite3.Connection, new_ids: Set[str]) -> list[str]:
         "SELECT DISTINCT parent_run_id FROM llm_runs_awaiting_parent LIMIT ?", (len(new_ids),)
     ).fetchall()
     if len(waiting) < len(new_ids):
-        return sorted(new_ids.intersection([row[0] for row in waiting]))
+        return sorted(new_ids & {row[0] for row in waiting})
     return sorted(new_ids)
 
 
