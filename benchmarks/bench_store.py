@@ -29,23 +29,15 @@ from convtrack import Run, RunKind, SQLiteSink
 from convtrack.sinks._prices import prices_available
 from convtrack.sinks._rows import COLUMNS as _COLUMNS
 from convtrack.sinks._rows import row_of as _row
+from convtrack.sinks._schema import RUNS
 
 BATCH = 2048
 RUNS_PER_CONVERSATION = 10
 PER_USER = 100  # conversations per user: a "by user" page is full at every size
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-# The store as convtrack 0.1 made it (schema version 1): the runs and two indexes.
-RUNS_ONLY = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, parent_run_id TEXT, root_run_id TEXT NOT NULL,
-    conversation_id TEXT, user_id TEXT, agent_id TEXT, kind TEXT NOT NULL, name TEXT NOT NULL,
-    source TEXT NOT NULL, grouping TEXT NOT NULL, started_at INTEGER NOT NULL,
-    ended_at INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, model TEXT, inputs TEXT,
-    outputs TEXT, usage TEXT, metadata TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_conversation ON runs (conversation_id, started_at);
-CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user_id, started_at);
-"""
+# The store as convtrack 0.1 made it (schema version 1): today's runs table, and its index by
+# user besides the one by conversation.
+RUNS_ONLY = RUNS + "CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user_id, started_at);"
 GROUP_BY_SCAN = (  # the list as the store answered it before it kept a row per conversation
     "SELECT conversation_id, MAX(user_id), MAX(agent_id), MIN(started_at), MAX(ended_at) AS last,"
     " COUNT(*), SUM(kind = 'llm') FROM runs WHERE conversation_id IS NOT NULL"
