@@ -36,6 +36,20 @@ def test_runs_show_the_same_fields_however_they_were_made(memory_sink: ct.Memory
         assert dataclasses.asdict(recorded)["run_id"] == recorded.run_id
 
 
+def test_attributes_of_a_run_are_plain_reads() -> None:
+    """Run has no __getattr__ (with one, every attribute read of a Run took Python's slow
+    path: 5x a plain read; bench_store.py reads ~50 a run): its lazy times are descriptors,
+    and a Run missing them says which attribute is missing."""
+    assert not hasattr(Run, "__getattr__")
+    bare = object.__new__(Run)
+    with pytest.raises(AttributeError, match="started_at"):
+        _ = bare.started_at
+    with pytest.raises(AttributeError, match="ended_at"):
+        _ = bare.ended_at
+    run = _made_by_hand()
+    assert run.started_at == run.ended_at  # a Run made with datetimes keeps its own
+
+
 def test_without_content_inputs_and_outputs_are_none() -> None:
     """capture_content=False keeps the fields, with no content in them."""
     sink = ct.MemorySink()
