@@ -170,6 +170,8 @@ def queries(path: Path, conversations: int) -> dict[str, float]:
         "by text": lambda: sink.conversations(50, text=f"order {middle}"),
         "errors only": lambda: sink.conversations(50, status="error"),
         "one conversation's runs": lambda: sink.runs(f"conv-{middle:07d}"),
+        "runs search, newest 50": lambda: sink.search_runs(50),
+        "runs search, tools": lambda: sink.search_runs(50, kind="tool"),
     }
     assert len(sink.conversations(50, user_id="user-00007")) == 50
     assert len(sink.conversations(50, text=f"order {middle}")) == 1

@@ -136,8 +136,8 @@ def run_filters(
     if before is not None:
         start_us, run_id = decode_run_cursor(before, oldest_first)
         later = ">" if oldest_first else "<"
-        where.append(
-            f"(r.started_at {later} {mark} OR (r.started_at = {mark} AND r.run_id > {mark}))"
+        where.append(  # (the range first: an index on started_at starts at the cursor)
+            f"r.started_at {later}= {mark} AND (r.started_at {later} {mark} OR r.run_id > {mark})"
         )
         params.extend((start_us, start_us, run_id))
     return found
@@ -147,6 +147,18 @@ def search_runs(
     conn: sqlite3.Connection, limit: int | None, *, oldest_first: bool = False, **filters: Any
 ) -> list[Run]:
     """Runs matching `filters` (see `run_filters`), newest first (or oldest first).
+
+    Raises:
+        ValueError: a limit below 1, or a filter that cannot be used.
+    """
+    sql, params = runs_query(limit, oldest_first=oldest_first, **filters)
+    return [run_of(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def runs_query(
+    limit: int | None, *, oldest_first: bool = False, **filters: Any
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters `search_runs` asks SQLite.
 
     Raises:
         ValueError: a limit below 1, or a filter that cannot be used.
@@ -161,7 +173,7 @@ def search_runs(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [run_of(row) for row in conn.execute(sql, params).fetchall()]
+    return sql, params
 
 
 def find_run(conn: sqlite3.Connection, run_id: Any) -> Run | None:

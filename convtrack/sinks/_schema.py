@@ -4,12 +4,13 @@ Version 1 held the runs only; version 2 adds a row per conversation kept up to d
 are written, an index of metadata key/values, a full-text index of message text (SQLite
 FTS5, where this SQLite has it: one document per conversation and write batch, its runs'
 text, `search_documents` saying whose), a `feedback` table (feedback records) and each
-conversation's `ended_at` (set by a conversation-end record). Version 3 writes a run into
-two fewer indexes: version 2's index of every LLM run by its parent gives way to a table of
+conversation's `ended_at` (set by a conversation-end record). Version 3 indexes runs by what
+is asked of them: version 2's index of every LLM run by its parent gives way to a table of
 the LLM runs whose parent was not written yet (`llm_runs_awaiting_parent`: the only ones a
-later run can nest, usually none), and version 1's index of runs by user goes (the
-conversations' own index answers "by user"; no query read it since version 2). An older
-file is migrated in place, once, in one transaction (`_migrate.py`).
+later run can nest, usually none), version 1's index of runs by user goes (the
+conversations' own index answers "by user"; no query read it since version 2), and an index
+by start time serves the runs search. An older file is migrated in place, once, in one
+transaction (`_migrate.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_conversation ON runs (conversation_id, started_at);
 """
-SUMMARIES = """
+# What versions 2 and 3 add to version 1's runs: an index of runs by start (the runs search,
+# newest first), the conversations' rows and indexes, feedback, search documents, and the LLM
+# runs awaiting their parent.
+ADDED = """
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at DESC);
 CREATE TABLE IF NOT EXISTS conversations (
     conversation_id TEXT PRIMARY KEY,
     user_id TEXT,
@@ -136,7 +141,7 @@ def create(conn: sqlite3.Connection) -> None:
     """Create the tables and indexes that are missing (no data; inside the
     caller's transaction)."""
     _script(conn, RUNS)
-    _script(conn, SUMMARIES)
+    _script(conn, ADDED)
     if fts5_available(conn):
         conn.execute(SEARCH)
 
@@ -152,7 +157,7 @@ def complete(conn: sqlite3.Connection) -> None:
     """Add what `is_complete` finds missing (inside the caller's transaction; no data lost)."""
     if not is_complete(conn):
         conn.execute("ALTER TABLE feedback ADD COLUMN user_id TEXT")
-    _script(conn, SUMMARIES)
+    _script(conn, ADDED)
 
 
 def _script(conn: sqlite3.Connection, script: str) -> None:

@@ -39,7 +39,7 @@ def test_v1_store_is_migrated_in_place(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "runs_by_conversation" in indexes
+    assert {"runs_by_conversation", "runs_by_start"} <= indexes
     assert "runs_by_user" not in indexes  # (no query reads it: conversations answer by user)
     conn.close()
 
@@ -112,6 +112,7 @@ def test_v2_store_is_migrated_and_nests_later_parents(tmp_path: Path) -> None:
     assert sink._conn.execute("SELECT COUNT(*) FROM llm_runs_awaiting_parent").fetchone()[0] == 0
     indexes = {r[0] for r in sink._conn.execute("SELECT name FROM sqlite_master")}
     assert not {"runs_llm_by_parent", "runs_by_user"} & indexes
+    assert "runs_by_start" in indexes
     sink.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
