@@ -55,14 +55,17 @@ _PAGE_CURSOR = {
     "description": "pass as `before` for the next page (null: no more)",
 }
 
-_ID = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"\S"}
+# Holds a character that is not space to Python's `str.isspace()`, as the server checks it
+# (ECMAScript's `\S` takes U+001C-U+001F and U+0085 for text and U+FEFF for space).
+_NOT_BLANK = r"[^\s\x1c-\x1f\x85]|\ufeff"
+_ID = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": _NOT_BLANK}
 _FEEDBACK: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "conversation_id": _ID,
         "run_id": _ID,
-        "key": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+        "key": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _NOT_BLANK},
         "score": {"type": ["number", "null"]},
         "value": _ANY,
         "comment": {"type": ["string", "null"]},

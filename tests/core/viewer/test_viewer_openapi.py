@@ -145,3 +145,21 @@ async def test_runs_api_errors_are_clear(
     answer = await client.get(path)
     assert answer.status_code == status
     assert message in answer.json()["error"]
+
+
+def test_the_described_ids_are_the_ids_the_server_takes() -> None:
+    """An id or key must hold a character that is not space to Python (`str.isspace()`, as the
+    server checks): its pattern says so in ECMAScript's terms too, where `\\S` takes U+001C-
+    U+001F and U+0085 for text (schemathesis once sent `"\\x1d"` as a valid id)."""
+    import re
+
+    from convtrack.viewer._openapi import _NOT_BLANK
+
+    pattern = re.compile(_NOT_BLANK)
+    ecma_space = set("\t\n\v\f\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff")
+    ecma_space |= {chr(c) for c in range(0x2000, 0x200B)}
+    for char in [chr(c) for c in range(0x3001)] + ["\ufeff", "x"]:
+        assert (pattern.search(char) is not None) is not char.isspace(), repr(char)
+        # the same pattern read as ECMAScript: its class leaves out ECMAScript's space
+        ecma = (char not in ecma_space and char not in "\x1c\x1d\x1e\x1f\x85") or char == "\ufeff"
+        assert ecma is not char.isspace(), repr(char)
