@@ -44,8 +44,8 @@ def row_of(run: Run, times: tuple[int, int] | None = None) -> tuple[Any, ...]:
 
 def rows_of(runs: Sequence[tuple[Run, int, int]]) -> list[tuple[Any, ...]]:
     """`row_of` each (run, start, end in microseconds), each metadata object made JSON once
-    (the runs of a conversation mostly share one) and the row written out in the loop (no call
-    a column): 0.88x the time of `row_of` each (bench_store.py's runs)."""
+    (the runs of a conversation mostly share one) and each row written out in the loop (no
+    call per column): 0.88x the time of `row_of` each (bench_store.py's runs)."""
     texts: dict[int, str | None] = {}
     rows = []
     for run, start, end in runs:

@@ -20,7 +20,7 @@ from .._runs import Run, RunKind
 from ._prices import cost_nanos
 from ._summary import RunFacts, facts_of_runs
 from ._totals import COLUMNS, NewRun, Totals
-from ._usage import tokens_of
+from ._usage import Tokens, tokens_of
 
 _CHUNK = 500  # host parameters per IN (...) list
 _LLM = RunKind.LLM
@@ -163,7 +163,7 @@ def _nest(llm: dict[str, _Call], parents: dict[str, _Parent]) -> list[tuple[Any,
         if parent_id is None:
             continue
         if parent_id not in parents:  # not written yet: it may be an LLM run
-            awaiting.append(_awaiting_row(parent_id, run.run_id, said))
+            awaiting.append(_awaiting_row(parent_id, run.run_id, said.tokens, said.cost))
             continue
         parent = parents[parent_id]
         if parent is not None and parent[0] == run.conversation_id:
@@ -171,12 +171,14 @@ def _nest(llm: dict[str, _Call], parents: dict[str, _Parent]) -> list[tuple[Any,
     return awaiting
 
 
-def _awaiting_row(parent_id: str, run_id: str, said: RunFacts) -> tuple[Any, ...]:
-    """The `llm_runs_awaiting_parent` row of an LLM run whose parent is not written yet."""
-    tokens = said.tokens
+def _awaiting_row(
+    parent_id: str, run_id: str, tokens: Tokens | None, nanos: int | None
+) -> tuple[Any, ...]:
+    """The `llm_runs_awaiting_parent` row of an LLM run whose parent is not written yet: its
+    tokens and cost (nano-dollars)."""
     if tokens is None:
-        return parent_id, run_id, None, None, said.cost
-    return parent_id, run_id, tokens.input, tokens.output, said.cost
+        return parent_id, run_id, None, None, nanos
+    return parent_id, run_id, tokens.input, tokens.output, nanos
 
 
 def await_parents(conn: sqlite3.Connection) -> None:
@@ -191,8 +193,7 @@ def await_parents(conn: sqlite3.Connection) -> None:
     awaiting = []
     for parent_id, run_id, usage, model, source in rows:
         tokens = tokens_of(loads(usage))
-        facts = RunFacts(tokens, cost_nanos(model, source, tokens), None, None, "", ())
-        awaiting.append(_awaiting_row(parent_id, run_id, facts))
+        awaiting.append(_awaiting_row(parent_id, run_id, tokens, cost_nanos(model, source, tokens)))
     conn.executemany(_AWAIT, awaiting)
 
 
@@ -232,10 +233,11 @@ def _take_back_nested(
                 continue
             delta = totals[conversation_id]
             delta.llm_count -= 1
-            if parent[1].tokens is not None and input_tokens is not None:  # the outer run's count
-                delta.count_tokens(
-                    -input_tokens, -output_tokens, -(nanos or 0), -(nanos is not None)
-                )
+            if parent[1].tokens is not None:  # the outer run's tokens and cost count instead
+                tokens = None
+                if input_tokens is not None:
+                    tokens = Tokens(input_tokens, output_tokens, input_tokens + output_tokens)
+                delta.count_call(tokens, nanos, -1)
     for part in chunks(sorted(set(arrived))):
         conn.execute(
             f"DELETE FROM llm_runs_awaiting_parent WHERE parent_run_id IN ({_marks(len(part))})",
